@@ -1,0 +1,134 @@
+//! The route table and the dispatcher: which function serves which method and path.
+//!
+//! [`ROUTES`] is the one list of routes. Each Lambda binary dispatches only its own function's
+//! routes; the local server dispatches all of them; the template check compares `template.yaml`
+//! against this list. Paths are matched exactly (`/mcp` and `/mcp/` are separate entries, never
+//! a redirect) with `{name}` standing for one path segment.
+
+pub mod status;
+
+use crate::http::{self, Request, Response};
+use crate::state::State;
+
+/// A Lambda function (endpoint group); each is one binary under `functions/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// `functions/status`: liveness and readiness.
+    Status,
+}
+
+impl Function {
+    /// Every function that has a binary.
+    pub const ALL: &'static [Function] = &[Function::Status];
+
+    /// The binary (and directory) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+        }
+    }
+}
+
+/// What a route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// GET `/health`.
+    Health,
+    /// GET `/status`.
+    Status,
+}
+
+/// One route: method and path template, served by `function`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The function that serves it.
+    pub function: Function,
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path template.
+    pub path: &'static str,
+    /// The handler.
+    pub endpoint: Endpoint,
+}
+
+const fn route(
+    function: Function,
+    method: &'static str,
+    path: &'static str,
+    endpoint: Endpoint,
+) -> Route {
+    Route {
+        function,
+        method,
+        path,
+        endpoint,
+    }
+}
+
+/// Every route of the service.
+pub const ROUTES: &[Route] = &[
+    route(Function::Status, "GET", "/health", Endpoint::Health),
+    route(Function::Status, "GET", "/status", Endpoint::Status),
+];
+
+/// Whether `path` matches the template (`{name}` matches one non-empty segment).
+pub fn path_matches(template: &str, path: &str) -> bool {
+    let mut want = template.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') => {
+                if g.is_empty() {
+                    return false;
+                }
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Serves one request among the routes of `only` (one function), or of every function.
+/// Unknown paths answer 404, known paths with another method 405 (with `Allow`).
+pub async fn dispatch(state: &State, only: Option<Function>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    let candidates: Vec<&Route> = ROUTES
+        .iter()
+        .filter(|r| only.is_none_or(|f| r.function == f) && path_matches(r.path, &path))
+        .collect();
+    if candidates.is_empty() {
+        return http::not_found();
+    }
+    let method = req.method().as_str();
+    let Some(route) = candidates.iter().find(|r| r.method == method) else {
+        let allowed: Vec<&str> = candidates.iter().map(|r| r.method).collect();
+        return http::method_not_allowed(&allowed);
+    };
+    match route.endpoint {
+        Endpoint::Health => status::health(),
+        Endpoint::Status => status::status(state, &req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_whole_segments_only() {
+        assert!(path_matches("/health", "/health"));
+        assert!(!path_matches("/health", "/health/"));
+        assert!(!path_matches("/health", "/healthz"));
+        assert!(path_matches("/register/{id}", "/register/abc"));
+        assert!(!path_matches("/register/{id}", "/register/"));
+        assert!(!path_matches("/register/{id}", "/register/a/b"));
+    }
+
+    #[test]
+    fn every_route_belongs_to_a_function_with_a_binary() {
+        for r in ROUTES {
+            assert!(Function::ALL.contains(&r.function), "{r:?}");
+        }
+    }
+}

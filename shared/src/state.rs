@@ -1,0 +1,89 @@
+//! Application state, built once per process (cold start) and shared by every request.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, KeySource};
+use crate::crypto::{KeyError, SigningKeys};
+use crate::store::{Store, StoreError};
+
+/// A startup failure: the process cannot serve at all.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The store could not be opened.
+    #[error("opening the store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Everything a handler needs.
+pub struct State {
+    /// The configuration.
+    pub config: Config,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The signing keys, or why they could not be loaded (reported by `/status`).
+    pub keys: Result<Arc<SigningKeys>, Arc<KeyError>>,
+}
+
+impl State {
+    /// Opens the store and loads the signing keys named by `config`. A key that cannot be
+    /// loaded does not stop the process: `/status` reports it and token issuance refuses.
+    pub async fn new(config: Config) -> Result<Self, StartupError> {
+        let store = config.store.open().await?;
+        Ok(Self::with_store(config, store).await)
+    }
+
+    /// Like [`State::new`] with a store the caller opened (the local server prepares its tables).
+    pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Self {
+        let keys = load_keys(&config.signing_keys)
+            .await
+            .map(Arc::new)
+            .map_err(|err| {
+                tracing::error!(error = %err, "signing keys could not be loaded");
+                Arc::new(err)
+            });
+        Self::from_parts(config, store, Arc::new(SystemClock), keys)
+    }
+
+    /// A state from ready parts (tests use a fake clock or a prepared store).
+    pub fn from_parts(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keys: Result<Arc<SigningKeys>, Arc<KeyError>>,
+    ) -> Self {
+        Self {
+            config,
+            store,
+            clock,
+            keys,
+        }
+    }
+}
+
+async fn load_keys(source: &KeySource) -> Result<SigningKeys, KeyError> {
+    match source {
+        KeySource::File(path) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || SigningKeys::load_or_generate(&path))
+                .await
+                .map_err(|e| KeyError::Malformed(e.to_string()))?
+        }
+        KeySource::Secret(id) => {
+            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let client = aws_sdk_secretsmanager::Client::new(&config);
+            let secret = client
+                .get_secret_value()
+                .secret_id(id)
+                .send()
+                .await
+                .map_err(|e| KeyError::Secret(Box::new(e)))?;
+            let json = secret
+                .secret_string()
+                .ok_or_else(|| KeyError::Malformed("the secret holds no string".into()))?;
+            SigningKeys::from_json(json)
+        }
+    }
+}
