@@ -62,6 +62,85 @@ pub struct Config {
     pub signing_keys: KeySource,
     /// Log format.
     pub log_format: LogFormat,
+    /// Who may sign up, and token lifetimes.
+    pub oauth: OAuthSettings,
+}
+
+/// Who may create an account on the sign-in page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignupPolicy {
+    /// Anyone.
+    Open,
+    /// Only the listed addresses (`ada@example.com`) and domains (`@example.com`).
+    AllowList(Vec<String>),
+    /// Nobody; operators create users with the admin command.
+    Closed,
+}
+
+impl SignupPolicy {
+    /// Whether sign-up is offered at all.
+    pub fn offers_signup(&self) -> bool {
+        match self {
+            Self::Open => true,
+            Self::AllowList(list) => !list.is_empty(),
+            Self::Closed => false,
+        }
+    }
+
+    /// Whether `email` (normalised) may sign up.
+    pub fn allows(&self, email: &str) -> bool {
+        match self {
+            Self::Open => true,
+            Self::Closed => false,
+            Self::AllowList(list) => list.iter().any(|entry| {
+                if entry.starts_with('@') {
+                    email.ends_with(entry.as_str())
+                } else {
+                    email == entry
+                }
+            }),
+        }
+    }
+}
+
+/// Authorization-server settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthSettings {
+    /// Who may sign up.
+    pub signup: SignupPolicy,
+    /// Access-token lifetime, seconds.
+    pub access_token_ttl: i64,
+    /// Refresh-token lifetime, seconds (each rotation starts it anew).
+    pub refresh_token_ttl: i64,
+    /// Authorization-code lifetime, seconds.
+    pub code_ttl: i64,
+    /// Sign-in session lifetime, seconds.
+    pub session_ttl: i64,
+    /// How long a dynamically registered client that never obtained a token is kept, seconds.
+    pub unused_client_ttl: i64,
+}
+
+fn seconds(
+    get: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    match raw.parse::<i64>() {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(ConfigError::Invalid {
+            name,
+            value: raw,
+            reason: format!(
+                "expected whole seconds between {} and {}",
+                range.start(),
+                range.end()
+            ),
+        }),
+    }
 }
 
 /// Where the token-signing keys come from.
@@ -188,11 +267,47 @@ impl Config {
             }
         };
 
+        let owned = |name: &str| get(name).map(str::to_owned);
+        let signup = match (get("SIGNUP_POLICY"), profile) {
+            (Some("open"), _) | (None, Profile::Local) => SignupPolicy::Open,
+            (Some("closed"), _) => SignupPolicy::Closed,
+            (Some("allowlist"), _) | (None, Profile::Lambda) => SignupPolicy::AllowList(
+                get("ALLOWED_EMAILS")
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|e| e.trim().to_lowercase())
+                    .filter(|e| !e.is_empty())
+                    .collect(),
+            ),
+            (Some(other), _) => {
+                return Err(ConfigError::Invalid {
+                    name: "SIGNUP_POLICY",
+                    value: other.to_owned(),
+                    reason: "expected open, allowlist or closed".into(),
+                });
+            }
+        };
+        let day = 86_400;
+        let oauth = OAuthSettings {
+            signup,
+            access_token_ttl: seconds(&owned, "ACCESS_TOKEN_TTL_SECONDS", 3600, 60..=day)?,
+            refresh_token_ttl: seconds(
+                &owned,
+                "REFRESH_TOKEN_TTL_SECONDS",
+                30 * day,
+                300..=365 * day,
+            )?,
+            code_ttl: seconds(&owned, "AUTH_CODE_TTL_SECONDS", 60, 10..=600)?,
+            session_ttl: seconds(&owned, "SESSION_TTL_SECONDS", 7 * day, 60..=90 * day)?,
+            unused_client_ttl: seconds(&owned, "UNUSED_CLIENT_TTL_SECONDS", day, 300..=365 * day)?,
+        };
+
         Ok(Self {
             public_base_url,
             store,
             signing_keys,
             log_format,
+            oauth,
         })
     }
 }
@@ -237,10 +352,33 @@ mod tests {
     }
 
     #[test]
+    fn signup_policy_and_lifetimes_parse() -> Result<(), ConfigError> {
+        let config = Config::from_vars(
+            Profile::Local,
+            &vars(&[
+                ("SIGNUP_POLICY", "allowlist"),
+                ("ALLOWED_EMAILS", "Ada@Example.com, @team.example"),
+                ("ACCESS_TOKEN_TTL_SECONDS", "600"),
+            ]),
+        )?;
+        assert!(config.oauth.signup.allows("ada@example.com"));
+        assert!(config.oauth.signup.allows("bob@team.example"));
+        assert!(!config.oauth.signup.allows("eve@example.com"));
+        assert_eq!(config.oauth.access_token_ttl, 600);
+        let err = Config::from_vars(Profile::Local, &vars(&[("ACCESS_TOKEN_TTL_SECONDS", "-1")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.starts_with("ACCESS_TOKEN_TTL_SECONDS:"), "{err}");
+        Ok(())
+    }
+
+    #[test]
     fn profiles_choose_the_defaults() -> Result<(), ConfigError> {
         let local = Config::from_vars(Profile::Local, &HashMap::new())?;
         assert!(matches!(local.store, StoreSettings::Embedded { .. }));
         assert_eq!(local.log_format, LogFormat::Text);
+        assert_eq!(local.oauth.signup, SignupPolicy::Open);
 
         let lambda = Config::from_vars(
             Profile::Lambda,
@@ -252,6 +390,7 @@ mod tests {
         assert!(matches!(lambda.store, StoreSettings::DynamoDb { .. }));
         assert_eq!(lambda.log_format, LogFormat::Json);
         assert_eq!(lambda.signing_keys, KeySource::Secret("arn:x".into()));
+        assert_eq!(lambda.oauth.signup, SignupPolicy::AllowList(vec![]));
 
         let err = Config::from_vars(Profile::Lambda, &HashMap::new())
             .err()

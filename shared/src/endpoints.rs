@@ -5,7 +5,11 @@
 //! against this list. Paths are matched exactly (`/mcp` and `/mcp/` are separate entries, never
 //! a redirect) with `{name}` standing for one path segment.
 
+pub mod authorize;
+pub mod discovery;
+pub mod register;
 pub mod status;
+pub mod token;
 
 use crate::http::{self, Request, Response};
 use crate::state::State;
@@ -13,17 +17,35 @@ use crate::state::State;
 /// A Lambda function (endpoint group); each is one binary under `functions/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
+    /// `functions/discovery`: metadata documents and the JWKS.
+    Discovery,
+    /// `functions/register`: dynamic client registration.
+    Register,
+    /// `functions/authorize`: sign-in, sign-up, consent.
+    Authorize,
+    /// `functions/token`: token, revocation, introspection.
+    Token,
     /// `functions/status`: liveness and readiness.
     Status,
 }
 
 impl Function {
     /// Every function that has a binary.
-    pub const ALL: &'static [Function] = &[Function::Status];
+    pub const ALL: &'static [Function] = &[
+        Function::Discovery,
+        Function::Register,
+        Function::Authorize,
+        Function::Token,
+        Function::Status,
+    ];
 
     /// The binary (and directory) name.
     pub fn name(self) -> &'static str {
         match self {
+            Self::Discovery => "discovery",
+            Self::Register => "register",
+            Self::Authorize => "authorize",
+            Self::Token => "token",
             Self::Status => "status",
         }
     }
@@ -32,6 +54,30 @@ impl Function {
 /// What a route does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
+    /// CORS preflight for a public endpoint.
+    Preflight,
+    /// RFC 8414 / OpenID metadata.
+    AuthorizationServerMetadata,
+    /// RFC 9728 metadata.
+    ProtectedResourceMetadata,
+    /// The JWKS.
+    Jwks,
+    /// POST `/register`.
+    Register,
+    /// GET `/register/{client_id}`.
+    RegistrationRead,
+    /// PUT `/register/{client_id}`.
+    RegistrationUpdate,
+    /// DELETE `/register/{client_id}`.
+    RegistrationDelete,
+    /// GET/POST `/authorize`.
+    Authorize,
+    /// POST `/token`.
+    Token,
+    /// POST `/revoke`.
+    Revoke,
+    /// POST `/introspect`.
+    Introspect,
     /// GET `/health`.
     Health,
     /// GET `/status`.
@@ -67,6 +113,108 @@ const fn route(
 
 /// Every route of the service.
 pub const ROUTES: &[Route] = &[
+    route(
+        Function::Discovery,
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        Endpoint::AuthorizationServerMetadata,
+    ),
+    route(
+        Function::Discovery,
+        "OPTIONS",
+        "/.well-known/oauth-authorization-server",
+        Endpoint::Preflight,
+    ),
+    route(
+        Function::Discovery,
+        "GET",
+        "/.well-known/openid-configuration",
+        Endpoint::AuthorizationServerMetadata,
+    ),
+    route(
+        Function::Discovery,
+        "OPTIONS",
+        "/.well-known/openid-configuration",
+        Endpoint::Preflight,
+    ),
+    route(
+        Function::Discovery,
+        "GET",
+        "/.well-known/oauth-protected-resource",
+        Endpoint::ProtectedResourceMetadata,
+    ),
+    route(
+        Function::Discovery,
+        "OPTIONS",
+        "/.well-known/oauth-protected-resource",
+        Endpoint::Preflight,
+    ),
+    route(
+        Function::Discovery,
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp",
+        Endpoint::ProtectedResourceMetadata,
+    ),
+    route(
+        Function::Discovery,
+        "OPTIONS",
+        "/.well-known/oauth-protected-resource/mcp",
+        Endpoint::Preflight,
+    ),
+    route(
+        Function::Discovery,
+        "GET",
+        "/.well-known/jwks.json",
+        Endpoint::Jwks,
+    ),
+    route(
+        Function::Discovery,
+        "OPTIONS",
+        "/.well-known/jwks.json",
+        Endpoint::Preflight,
+    ),
+    route(Function::Register, "POST", "/register", Endpoint::Register),
+    route(
+        Function::Register,
+        "OPTIONS",
+        "/register",
+        Endpoint::Preflight,
+    ),
+    route(
+        Function::Register,
+        "GET",
+        "/register/{client_id}",
+        Endpoint::RegistrationRead,
+    ),
+    route(
+        Function::Register,
+        "PUT",
+        "/register/{client_id}",
+        Endpoint::RegistrationUpdate,
+    ),
+    route(
+        Function::Register,
+        "DELETE",
+        "/register/{client_id}",
+        Endpoint::RegistrationDelete,
+    ),
+    route(
+        Function::Authorize,
+        "GET",
+        "/authorize",
+        Endpoint::Authorize,
+    ),
+    route(
+        Function::Authorize,
+        "POST",
+        "/authorize",
+        Endpoint::Authorize,
+    ),
+    route(Function::Token, "POST", "/token", Endpoint::Token),
+    route(Function::Token, "OPTIONS", "/token", Endpoint::Preflight),
+    route(Function::Token, "POST", "/revoke", Endpoint::Revoke),
+    route(Function::Token, "OPTIONS", "/revoke", Endpoint::Preflight),
+    route(Function::Token, "POST", "/introspect", Endpoint::Introspect),
     route(Function::Status, "GET", "/health", Endpoint::Health),
     route(Function::Status, "GET", "/status", Endpoint::Status),
 ];
@@ -105,7 +253,20 @@ pub async fn dispatch(state: &State, only: Option<Function>, req: Request) -> Re
         let allowed: Vec<&str> = candidates.iter().map(|r| r.method).collect();
         return http::method_not_allowed(&allowed);
     };
+    let last_segment = || path.rsplit('/').next().unwrap_or_default();
     match route.endpoint {
+        Endpoint::Preflight => http::preflight(),
+        Endpoint::AuthorizationServerMetadata => discovery::authorization_server(state, &req),
+        Endpoint::ProtectedResourceMetadata => discovery::protected_resource(state, &req),
+        Endpoint::Jwks => discovery::jwks(state),
+        Endpoint::Register => register::register(state, &req).await,
+        Endpoint::RegistrationRead => register::read(state, &req, last_segment()).await,
+        Endpoint::RegistrationUpdate => register::update(state, &req, last_segment()).await,
+        Endpoint::RegistrationDelete => register::delete(state, &req, last_segment()).await,
+        Endpoint::Authorize => authorize::authorize(state, &req).await,
+        Endpoint::Token => token::token(state, &req).await,
+        Endpoint::Revoke => token::revoke(state, &req).await,
+        Endpoint::Introspect => token::introspect(state, &req).await,
         Endpoint::Health => status::health(),
         Endpoint::Status => status::status(state, &req).await,
     }

@@ -97,3 +97,60 @@ pub fn public_base_url(state: &State, req: &Request) -> Option<BaseUrl> {
     };
     BaseUrl::parse(&format!("https://{domain}")).ok()
 }
+
+/// Allows cross-origin reads (discovery, registration, token): browser-based MCP clients
+/// call these directly. Credentials are never cookies here, so `*` is safe.
+pub fn cors(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("WWW-Authenticate"),
+    );
+}
+
+/// The answer to a CORS preflight (`OPTIONS`).
+pub fn preflight() -> Response {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    cors(&mut response);
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
+    );
+    headers.insert(
+        http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id",
+        ),
+    );
+    headers.insert(
+        http::header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+/// The origin of `req`, or a 503 when it cannot be known (a misconfigured deployment).
+pub fn require_base_url(state: &State, req: &Request) -> Result<BaseUrl, Response> {
+    public_base_url(state, req).ok_or_else(|| {
+        tracing::error!("the public origin is unknown: set PUBLIC_BASE_URL");
+        unavailable()
+    })
+}
+
+/// A header's value as text.
+pub fn header(req: &Request, name: impl http::header::AsHeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether the request's `Content-Type` is `mime` (parameters such as `charset` ignored).
+pub fn content_type_is(req: &Request, mime: &str) -> bool {
+    header(req, CONTENT_TYPE)
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(mime))
+}

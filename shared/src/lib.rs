@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod endpoints;
 pub mod http;
 pub mod lambda;
+pub mod oauth;
 pub mod state;
 pub mod store;
 pub mod telemetry;

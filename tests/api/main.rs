@@ -1,3 +1,8 @@
-//! Black-box tests over HTTP against the local server, on both store backends.
+//! Black-box tests over HTTP against the local server, on both store backends, grouped by the
+//! specification they check (the README's coverage table lists them).
 
+mod authorization;
+mod discovery;
+mod registration;
 mod status;
+mod token;

@@ -20,6 +20,7 @@ on_both_backends!(
     an_expired_code_is_never_returned_even_before_ttl_deletion,
     a_refresh_token_is_rotated_at_most_once_when_50_tasks_race,
     a_reused_refresh_token_revokes_the_whole_family,
+    a_rotation_extends_the_grant_to_the_new_tokens_expiry,
     expired_refresh_tokens_and_grants_are_never_returned,
     grants_are_listed_per_user_and_revocable,
     users_are_unique_by_email_and_found_by_id,
@@ -263,6 +264,26 @@ async fn a_reused_refresh_token_revokes_the_whole_family(backend: Backend) -> an
     ensure!(
         store.get_refresh_token("t3", NOW).await?.is_none(),
         "replay wrote a token"
+    );
+    Ok(())
+}
+
+async fn a_rotation_extends_the_grant_to_the_new_tokens_expiry(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let (store, _keep) = store(backend).await?;
+    let g = grant("u1", NOW + 100);
+    store.create_grant(&g, &token(&g, "e1", NOW + 100)).await?;
+    let rotated = store
+        .rotate_refresh_token("e1", &token(&g, "e2", NOW + 5000), NOW + 50)
+        .await?;
+    let Rotation::Rotated(extended) = rotated else {
+        anyhow::bail!("not rotated: {rotated:?}");
+    };
+    ensure!(extended.expires_at == NOW + 5000, "{extended:?}");
+    ensure!(
+        store.get_grant(&g.grant_id, NOW + 4000).await?.is_some(),
+        "grant not extended"
     );
     Ok(())
 }

@@ -4,6 +4,8 @@
 //! in `MEMORY_TEST_DYNAMODB_ENDPOINT`; `tests/run` starts it. Each test gets its own table
 //! prefix, so tests run in parallel without seeing each other's data.
 
+pub mod oauth;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -102,6 +104,17 @@ impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
+}
+
+/// The claims of a JWT, decoded without verification (to inspect what was issued).
+pub fn oauth_claims(jwt: &str) -> anyhow::Result<serde_json::Value> {
+    use base64::Engine as _;
+    let payload = jwt
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("not a JWT"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?;
+    Ok(serde_json::from_slice(&bytes)?)
 }
 
 /// Generates one `#[tokio::test]` per backend for each named `async fn(Backend)` test, in

@@ -11,10 +11,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client as Dynamo;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, DeleteRequest,
-    GlobalSecondaryIndex, KeySchemaElement, KeyType as DynamoKeyType, Projection, ProjectionType,
-    Put, ReturnValue, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
-    Update, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType as DynamoKeyType, Projection, ProjectionType, Put, ReturnValue,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem, Update,
+    WriteRequest,
 };
 use futures_util::future::join_all;
 use serde::Serialize;
@@ -514,19 +514,21 @@ impl Store for DynamoStore {
             .expression_attribute_values(":now", n(now))
             .build()
             .map_err(StoreError::backend)?;
-        let grant_live = ConditionCheck::builder()
+        let mut grant = grant;
+        grant.expires_at = grant.expires_at.max(new.expires_at);
+        let extend_grant = Update::builder()
             .table_name(self.table_name(&schema::GRANTS))
             .set_key(Some(key("grant_id", &grant.grant_id)))
+            .update_expression("SET expires_at = :exp")
             .condition_expression("attribute_exists(grant_id) AND expires_at > :now")
             .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":exp", n(grant.expires_at))
             .build()
             .map_err(StoreError::backend)?;
         let items = vec![
             TransactWriteItem::builder().update(mark_used).build(),
             self.put_new(&schema::REFRESH_TOKENS, to_item(new)?)?,
-            TransactWriteItem::builder()
-                .condition_check(grant_live)
-                .build(),
+            TransactWriteItem::builder().update(extend_grant).build(),
         ];
         match self.transact(items).await? {
             None => Ok(Rotation::Rotated(grant)),

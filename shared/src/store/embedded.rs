@@ -393,9 +393,13 @@ impl Store for EmbeddedStore {
                             grant_id: old.grant_id,
                         }
                     }
-                    (Some(mut old), Some(grant))
+                    (Some(mut old), Some(mut grant))
                         if grant.expires_at > now && new.grant_id == grant.grant_id =>
                     {
+                        grant.expires_at = grant.expires_at.max(new.expires_at);
+                        grants
+                            .insert(grant.grant_id.as_str(), encode(&grant)?.as_slice())
+                            .map_err(fail)?;
                         old.used = true;
                         tokens
                             .insert(old_hash.as_str(), encode(&old)?.as_slice())

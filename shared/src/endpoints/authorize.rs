@@ -1,0 +1,721 @@
+//! The authorization endpoint (OAuth 2.1 §4.1.1–4.1.2): request validation, sign-in, sign-up
+//! where the policy allows it, consent, and the redirect with `code`, `state` and `iss`
+//! (RFC 9207).
+//!
+//! Until the client and its redirect URI are validated, every error is a local HTML page and
+//! never a redirect ([`Rejection::Page`]); afterwards errors go back to the client
+//! ([`Rejection::Redirect`]). The pages' forms post the whole request back, and every POST
+//! validates it again, so no server-side state is kept between steps besides the signed session
+//! cookie and the consent record.
+
+use ::http::header::{COOKIE, HeaderValue, LOCATION, SET_COOKIE};
+use ::http::{Method, StatusCode};
+use lambda_http::Body;
+
+use crate::config::BaseUrl;
+use crate::crypto::{random_token, sha256_hex};
+use crate::http::{self, Request, Response};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::pages::{self, Context};
+use crate::oauth::params::Params;
+use crate::oauth::pkce::CodeChallenge;
+use crate::oauth::scope::{self, Scope};
+use crate::oauth::session::{CookieNames, Sealer, Session, cookie, set_cookie};
+use crate::oauth::{metadata, normalise_email, password, redirect, resource_matches};
+use crate::state::State;
+use crate::store::{AuthCode, Client, Consent, StoreError, User, new_id};
+
+/// Why an authorization request cannot proceed.
+enum Rejection {
+    /// Before the redirect URI is trusted: shown locally, never redirected.
+    Page(StatusCode, String),
+    /// After: sent back to the client.
+    Redirect {
+        to: String,
+        state: Option<String>,
+        error: OAuthError,
+    },
+}
+
+/// A validated authorization request.
+struct AuthRequest {
+    client: Client,
+    redirect_uri: String,
+    state: Option<String>,
+    challenge: CodeChallenge,
+    scope: Scope,
+    resource: String,
+    /// The request's own parameters, re-sent by every form.
+    echo: Vec<(&'static str, String)>,
+}
+
+impl AuthRequest {
+    fn client_name(&self) -> &str {
+        self.client
+            .metadata
+            .client_name
+            .as_deref()
+            .unwrap_or(&self.client.client_id)
+    }
+
+    fn query(&self, extra: &[(&str, &str)]) -> String {
+        let mut pairs: Vec<(&str, &str)> =
+            self.echo.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        pairs.extend_from_slice(extra);
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+}
+
+fn page_error(status: StatusCode, message: impl Into<String>) -> Rejection {
+    Rejection::Page(status, message.into())
+}
+
+async fn validate(
+    state: &State,
+    base: &BaseUrl,
+    params: &Params,
+) -> Result<AuthRequest, Rejection> {
+    let client_id = params.get("client_id").ok_or_else(|| {
+        page_error(
+            StatusCode::BAD_REQUEST,
+            "The request names no application (client_id is missing).",
+        )
+    })?;
+    let client = match state.store.get_client(client_id, state.clock.now()).await {
+        Ok(Some(client)) => client,
+        Ok(None) => {
+            return Err(page_error(
+                StatusCode::BAD_REQUEST,
+                "This application is not registered here (unknown client_id). Remove the connection and add it again.",
+            ));
+        }
+        Err(err) => {
+            OAuthError::unavailable(&err);
+            return Err(page_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable. Try again in a moment.",
+            ));
+        }
+    };
+    let registered = &client.metadata.redirect_uris;
+    let redirect_uri = match params.get("redirect_uri") {
+        Some(uri) if registered.iter().any(|r| redirect::matches(r, uri)) => uri.to_owned(),
+        Some(_) => {
+            return Err(page_error(
+                StatusCode::BAD_REQUEST,
+                "The redirect URI does not match the ones this application registered.",
+            ));
+        }
+        None => match registered.as_slice() {
+            [only] => only.clone(),
+            _ => {
+                return Err(page_error(
+                    StatusCode::BAD_REQUEST,
+                    "The request has no redirect_uri.",
+                ));
+            }
+        },
+    };
+    let state_param = params.get("state").map(str::to_owned);
+    let back = |code: ErrorCode, description: String| Rejection::Redirect {
+        to: redirect_uri.clone(),
+        state: state_param.clone(),
+        error: OAuthError::new(code, description),
+    };
+
+    match params.get("response_type") {
+        Some("code") => {}
+        Some(other) => {
+            return Err(back(
+                ErrorCode::UnsupportedResponseType,
+                format!("response_type {other:?} is not supported; use code"),
+            ));
+        }
+        None => {
+            return Err(back(
+                ErrorCode::InvalidRequest,
+                "response_type is required".into(),
+            ));
+        }
+    }
+    let challenge = CodeChallenge::parse(
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    )
+    .map_err(|e| back(ErrorCode::InvalidRequest, e.into()))?;
+    let mcp_url = metadata::mcp_url(base);
+    let resource = match params.get("resource") {
+        Some(r) if resource_matches(r, &mcp_url) => mcp_url,
+        Some(r) => {
+            return Err(back(
+                ErrorCode::InvalidTarget,
+                format!("resource {r:?} is not served here; use {mcp_url}"),
+            ));
+        }
+        None => mcp_url,
+    };
+    let allowed = match &client.metadata.scope {
+        Some(registered) => Scope::parse(registered).unwrap_or_default(),
+        None => Scope::all(),
+    };
+    let scope = match params.get("scope") {
+        Some(raw) => Scope::parse(raw).map_err(|e| back(ErrorCode::InvalidScope, e))?,
+        None => allowed.clone(),
+    };
+    let scope = if scope.is_empty() {
+        allowed.clone()
+    } else {
+        scope
+    };
+    if !allowed.contains_all(&scope) {
+        return Err(back(
+            ErrorCode::InvalidScope,
+            "the requested scope exceeds what the client registered".into(),
+        ));
+    }
+
+    let mut echo = vec![
+        ("response_type", "code".to_owned()),
+        ("client_id", client.client_id.clone()),
+        ("redirect_uri", redirect_uri.clone()),
+        ("code_challenge", challenge.as_str().to_owned()),
+        ("code_challenge_method", "S256".to_owned()),
+    ];
+    for name in ["state", "scope", "resource"] {
+        if let Some(value) = params.get(name) {
+            echo.push((name, value.to_owned()));
+        }
+    }
+    Ok(AuthRequest {
+        client,
+        redirect_uri,
+        state: state_param,
+        challenge,
+        scope,
+        resource,
+        echo,
+    })
+}
+
+/// The redirect to the client with `params` added to its query (RFC 6749 §4.1.2).
+fn redirect_to(uri: &str, params: &[(&str, &str)], cookies: &[String]) -> Response {
+    let query = serde_urlencoded::to_string(params).unwrap_or_default();
+    let separator = if uri.contains('?') { '&' } else { '?' };
+    let location = format!("{uri}{separator}{query}");
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::FOUND;
+    match HeaderValue::from_str(&location) {
+        Ok(value) => {
+            response.headers_mut().insert(LOCATION, value);
+        }
+        Err(_) => {
+            return pages::error_page(StatusCode::BAD_REQUEST, "The redirect URI is not usable.");
+        }
+    }
+    http::no_store(&mut response);
+    add_cookies(&mut response, cookies);
+    response
+}
+
+fn add_cookies(response: &mut Response, cookies: &[String]) {
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+    }
+}
+
+fn origin_of(uri: &str) -> String {
+    uri.parse::<::http::Uri>()
+        .ok()
+        .and_then(|u| Some(format!("{}://{}", u.scheme_str()?, u.authority()?)))
+        .unwrap_or_default()
+}
+
+fn scope_description(name: &str) -> &'static str {
+    match name {
+        scope::READ => "Read and search your memories",
+        scope::WRITE => "Add and delete your memories",
+        _ => "Other access",
+    }
+}
+
+/// Per-request context for rendering and cookies.
+struct Flow<'a> {
+    state: &'a State,
+    base: BaseUrl,
+    sealer: Sealer,
+    names: CookieNames,
+    now: i64,
+    /// The nonce of the request's authentic CSRF cookie, reused by every form rendered.
+    csrf_nonce: Option<String>,
+}
+
+impl Flow<'_> {
+    /// The CSRF cookies to set (none when the request's cookie is reused) and the form value.
+    fn csrf(&self) -> Option<(Vec<String>, String)> {
+        if let Some(nonce) = &self.csrf_nonce {
+            return Some((Vec::new(), nonce.clone()));
+        }
+        let (cookie_value, form_value) = self.sealer.new_csrf()?;
+        let cookie = set_cookie(&self.names, self.names.csrf, &cookie_value, 3600, "Strict");
+        Some((vec![cookie], form_value))
+    }
+
+    fn hidden(&self, auth: &AuthRequest, csrf: &str) -> String {
+        let mut fields: Vec<(&str, &str)> =
+            auth.echo.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        fields.push(("csrf", csrf));
+        pages::hidden_fields(&fields)
+    }
+
+    fn sign_in_page(
+        &self,
+        auth: &AuthRequest,
+        error: Option<&str>,
+        email: &str,
+        status: StatusCode,
+    ) -> Response {
+        let Some((cookie, csrf)) = self.csrf() else {
+            return http::unavailable();
+        };
+        let hidden = self.hidden(auth, &csrf);
+        let ctx = Context {
+            client_name: auth.client_name(),
+            hidden: &hidden,
+            error,
+            email,
+        };
+        let signup = self
+            .state
+            .config
+            .oauth
+            .signup
+            .offers_signup()
+            .then(|| format!("/authorize?{}", auth.query(&[("screen", "signup")])));
+        let mut response = pages::sign_in(&ctx, signup.as_deref(), status);
+        add_cookies(&mut response, &cookie);
+        response
+    }
+
+    fn sign_up_page(
+        &self,
+        auth: &AuthRequest,
+        error: Option<&str>,
+        email: &str,
+        status: StatusCode,
+    ) -> Response {
+        let Some((cookie, csrf)) = self.csrf() else {
+            return http::unavailable();
+        };
+        let hidden = self.hidden(auth, &csrf);
+        let ctx = Context {
+            client_name: auth.client_name(),
+            hidden: &hidden,
+            error,
+            email,
+        };
+        let signin = format!("/authorize?{}", auth.query(&[]));
+        let mut response = pages::sign_up(&ctx, &signin, status);
+        add_cookies(&mut response, &cookie);
+        response
+    }
+
+    fn consent_page(&self, auth: &AuthRequest, user: &User, cookies: &[String]) -> Response {
+        let Some((cookie, csrf)) = self.csrf() else {
+            return http::unavailable();
+        };
+        let hidden = self.hidden(auth, &csrf);
+        let scopes: Vec<(&str, &str)> = auth
+            .scope
+            .iter()
+            .map(|s| (s, scope_description(s)))
+            .collect();
+        let host = auth
+            .redirect_uri
+            .parse::<::http::Uri>()
+            .ok()
+            .and_then(|u| u.host().map(str::to_owned))
+            .unwrap_or_default();
+        let mut response = pages::consent(&pages::Consent {
+            client_name: auth.client_name(),
+            redirect_host: &host,
+            scopes: &scopes,
+            email: &user.email,
+            hidden: &hidden,
+            redirect_origin: origin_of(&auth.redirect_uri),
+        });
+        add_cookies(&mut response, cookies);
+        add_cookies(&mut response, &cookie);
+        response
+    }
+
+    fn session_cookie(&self, user: &User) -> String {
+        let session = Session {
+            uid: user.user_id.clone(),
+            auth_time: self.now,
+            exp: self.now + self.state.config.oauth.session_ttl,
+        };
+        let sealed = self.sealer.seal_session(&session);
+        set_cookie(
+            &self.names,
+            self.names.session,
+            &sealed,
+            self.state.config.oauth.session_ttl,
+            "Lax",
+        )
+    }
+
+    /// Issues the code and redirects back to the client.
+    async fn approve(
+        &self,
+        auth: &AuthRequest,
+        user: &User,
+        auth_time: i64,
+        cookies: &[String],
+    ) -> Response {
+        let Ok(code) = random_token() else {
+            return http::unavailable();
+        };
+        let record = AuthCode {
+            code_hash: sha256_hex(&code),
+            client_id: auth.client.client_id.clone(),
+            user_id: user.user_id.clone(),
+            redirect_uri: auth.redirect_uri.clone(),
+            code_challenge: auth.challenge.as_str().to_owned(),
+            scope: auth.scope.to_string(),
+            resource: auth.resource.clone(),
+            auth_time,
+            created_at: self.now,
+            expires_at: self.now + self.state.config.oauth.code_ttl,
+        };
+        if let Err(err) = self.state.store.put_code(&record).await {
+            OAuthError::unavailable(&err);
+            return pages::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable. Try again.",
+            );
+        }
+        tracing::info!(client_id = %auth.client.client_id, user_id = %user.user_id, "authorization code issued");
+        let mut params = vec![("code", code.as_str())];
+        if let Some(state) = &auth.state {
+            params.push(("state", state));
+        }
+        params.push(("iss", self.base.as_str()));
+        redirect_to(&auth.redirect_uri, &params, cookies)
+    }
+
+    async fn consent_covers(&self, user: &User, auth: &AuthRequest) -> Result<bool, StoreError> {
+        let consent = self
+            .state
+            .store
+            .get_consent(&user.user_id, &auth.client.client_id)
+            .await?;
+        Ok(consent.is_some_and(|c| {
+            Scope::parse(&c.scope).is_ok_and(|granted| granted.contains_all(&auth.scope))
+        }))
+    }
+
+    /// Signed in: approve at once if consent is on record, else ask.
+    async fn after_sign_in(
+        &self,
+        auth: &AuthRequest,
+        user: &User,
+        auth_time: i64,
+        cookies: &[String],
+    ) -> Response {
+        match self.consent_covers(user, auth).await {
+            Ok(true) => self.approve(auth, user, auth_time, cookies).await,
+            Ok(false) => self.consent_page(auth, user, cookies),
+            Err(err) => {
+                OAuthError::unavailable(&err);
+                pages::error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is temporarily unavailable. Try again.",
+                )
+            }
+        }
+    }
+}
+
+/// `GET /authorize` and `POST /authorize`.
+pub async fn authorize(state: &State, req: &Request) -> Response {
+    let base = match http::require_base_url(state, req) {
+        Ok(base) => base,
+        Err(response) => return response,
+    };
+    let Ok(keys) = &state.keys else {
+        return pages::error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is unavailable: the server's signing key is not loaded.",
+        );
+    };
+    let is_post = req.method() == Method::POST;
+    let raw = if is_post {
+        if !http::content_type_is(req, "application/x-www-form-urlencoded") {
+            return pages::error_page(StatusCode::BAD_REQUEST, "The form was not sent as a form.");
+        }
+        String::from_utf8_lossy(req.body().as_ref()).into_owned()
+    } else {
+        req.uri().query().unwrap_or_default().to_owned()
+    };
+    let params = match Params::parse(&raw) {
+        Ok(params) => params,
+        Err(e) => {
+            return pages::error_page(
+                StatusCode::BAD_REQUEST,
+                &format!("The request is malformed: {e}."),
+            );
+        }
+    };
+    let auth = match validate(state, &base, &params).await {
+        Ok(auth) => auth,
+        Err(Rejection::Page(status, message)) => return pages::error_page(status, &message),
+        Err(Rejection::Redirect {
+            to,
+            state: s,
+            error,
+        }) => {
+            let mut back = vec![
+                ("error", error.code.as_str()),
+                ("error_description", error.description.as_ref()),
+            ];
+            if let Some(s) = &s {
+                back.push(("state", s));
+            }
+            back.push(("iss", base.as_str()));
+            return redirect_to(&to, &back, &[]);
+        }
+    };
+    let names = CookieNames::for_origin(base.is_loopback());
+    let sealer = Sealer::new(keys);
+    let cookies = http::header(req, COOKIE);
+    let flow = Flow {
+        state,
+        csrf_nonce: sealer.csrf_nonce(cookie(cookies, names.csrf)),
+        names,
+        base,
+        sealer,
+        now: state.clock.now(),
+    };
+    let session =
+        cookie(cookies, flow.names.session).and_then(|v| flow.sealer.open_session(v, flow.now));
+    let signed_in = match &session {
+        Some(s) => match state.store.get_user(&s.uid).await {
+            Ok(user) => user.map(|u| (u, s.auth_time)),
+            Err(err) => {
+                OAuthError::unavailable(&err);
+                return pages::error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is temporarily unavailable. Try again.",
+                );
+            }
+        },
+        None => None,
+    };
+
+    if !is_post {
+        let wants_signup =
+            params.get("screen") == Some("signup") && state.config.oauth.signup.offers_signup();
+        return match signed_in {
+            Some((user, auth_time)) => flow.after_sign_in(&auth, &user, auth_time, &[]).await,
+            None if wants_signup => flow.sign_up_page(&auth, None, "", StatusCode::OK),
+            None => flow.sign_in_page(&auth, None, "", StatusCode::OK),
+        };
+    }
+
+    if !flow
+        .sealer
+        .check_csrf(cookie(cookies, flow.names.csrf), params.get("csrf"))
+    {
+        return flow.sign_in_page(
+            &auth,
+            Some("This form expired. Please sign in again."),
+            "",
+            StatusCode::FORBIDDEN,
+        );
+    }
+    match params.get("action") {
+        Some("signin") => sign_in(&flow, &auth, &params).await,
+        Some("signup") => sign_up(&flow, &auth, &params).await,
+        Some("consent") => match signed_in {
+            Some((user, auth_time)) => {
+                decide(&flow, &auth, &user, auth_time, params.get("decision")).await
+            }
+            None => flow.sign_in_page(
+                &auth,
+                Some("Please sign in first."),
+                "",
+                StatusCode::UNAUTHORIZED,
+            ),
+        },
+        _ => pages::error_page(StatusCode::BAD_REQUEST, "The form was not recognised."),
+    }
+}
+
+async fn sign_in(flow: &Flow<'_>, auth: &AuthRequest, params: &Params) -> Response {
+    let typed = params.get("email").unwrap_or_default();
+    let password = params.get("password").unwrap_or_default();
+    let Some(email) = normalise_email(typed) else {
+        return flow.sign_in_page(
+            auth,
+            Some("Enter a valid email address."),
+            typed,
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    if password.len() > password::MAX_LEN {
+        return flow.sign_in_page(
+            auth,
+            Some("Wrong email or password."),
+            typed,
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    let user = match flow.state.store.get_user_by_email(&email).await {
+        Ok(user) => user,
+        Err(err) => {
+            OAuthError::unavailable(&err);
+            return pages::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable. Try again.",
+            );
+        }
+    };
+    let (password, stored) = (
+        password.to_owned(),
+        user.as_ref().map(|u| u.password_hash.clone()),
+    );
+    let verified = tokio::task::spawn_blocking(move || match stored {
+        Some(phc) => password::verify(&password, &phc),
+        None => {
+            password::verify_dummy(&password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false);
+    match user {
+        Some(user) if verified => {
+            tracing::info!(user_id = %user.user_id, "signed in");
+            let cookie = flow.session_cookie(&user);
+            flow.after_sign_in(auth, &user, flow.now, &[cookie]).await
+        }
+        _ => flow.sign_in_page(
+            auth,
+            Some("Wrong email or password."),
+            typed,
+            StatusCode::UNAUTHORIZED,
+        ),
+    }
+}
+
+async fn sign_up(flow: &Flow<'_>, auth: &AuthRequest, params: &Params) -> Response {
+    let policy = &flow.state.config.oauth.signup;
+    let typed = params.get("email").unwrap_or_default();
+    if !policy.offers_signup() {
+        return flow.sign_in_page(
+            auth,
+            Some("New accounts cannot be created here."),
+            typed,
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let Some(email) = normalise_email(typed) else {
+        return flow.sign_up_page(
+            auth,
+            Some("Enter a valid email address."),
+            typed,
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    if !policy.allows(&email) {
+        return flow.sign_up_page(
+            auth,
+            Some("This email address is not allowed to create an account here."),
+            typed,
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let password = params.get("password").unwrap_or_default().to_owned();
+    if password.chars().count() < password::MIN_LEN || password.len() > password::MAX_LEN {
+        let message = format!(
+            "Choose a password of {} to {} characters.",
+            password::MIN_LEN,
+            password::MAX_LEN
+        );
+        return flow.sign_up_page(auth, Some(&message), typed, StatusCode::BAD_REQUEST);
+    }
+    let hashed = tokio::task::spawn_blocking(move || password::hash(&password)).await;
+    let Ok(Ok(password_hash)) = hashed else {
+        tracing::error!("password hashing failed");
+        return http::unavailable();
+    };
+    let user = User {
+        user_id: new_id(),
+        email,
+        password_hash,
+        created_at: flow.now,
+        updated_at: flow.now,
+    };
+    match flow.state.store.create_user(&user).await {
+        Ok(()) => {
+            tracing::info!(user_id = %user.user_id, "account created");
+            let cookie = flow.session_cookie(&user);
+            flow.consent_page(auth, &user, &[cookie])
+        }
+        Err(StoreError::Conflict) => flow.sign_in_page(
+            auth,
+            Some("An account with this email already exists. Sign in instead."),
+            typed,
+            StatusCode::CONFLICT,
+        ),
+        Err(err) => {
+            OAuthError::unavailable(&err);
+            pages::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable. Try again.",
+            )
+        }
+    }
+}
+
+async fn decide(
+    flow: &Flow<'_>,
+    auth: &AuthRequest,
+    user: &User,
+    auth_time: i64,
+    decision: Option<&str>,
+) -> Response {
+    match decision {
+        Some("allow") => {
+            let consent = Consent {
+                user_id: user.user_id.clone(),
+                client_id: auth.client.client_id.clone(),
+                scope: auth.scope.to_string(),
+                created_at: flow.now,
+            };
+            if let Err(err) = flow.state.store.put_consent(&consent).await {
+                OAuthError::unavailable(&err);
+                return pages::error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is temporarily unavailable. Try again.",
+                );
+            }
+            flow.approve(auth, user, auth_time, &[]).await
+        }
+        Some("deny") => {
+            tracing::info!(client_id = %auth.client.client_id, user_id = %user.user_id, "access denied by the user");
+            let mut back = vec![
+                ("error", "access_denied"),
+                ("error_description", "the user denied access"),
+            ];
+            if let Some(s) = &auth.state {
+                back.push(("state", s));
+            }
+            back.push(("iss", flow.base.as_str()));
+            redirect_to(&auth.redirect_uri, &back, &[])
+        }
+        _ => pages::error_page(StatusCode::BAD_REQUEST, "Choose Allow or Deny."),
+    }
+}
