@@ -6,6 +6,7 @@
 //! input becomes an HTTP error response, never an `Err`, because an `Err` would reach the
 //! client as a Lambda invocation failure (a 5xx).
 
+pub mod accounts;
 pub mod clock;
 pub mod config;
 pub mod crypto;

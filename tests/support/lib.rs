@@ -82,6 +82,18 @@ impl TestApp {
         for (k, v) in vars {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
+        Self::start(env, data).await
+    }
+
+    /// Starts the local server with exactly the configuration `env` (which names the store).
+    pub async fn spawn_with(
+        _backend: Backend,
+        env: HashMap<String, String>,
+    ) -> anyhow::Result<Self> {
+        Self::start(env, tempfile::tempdir()?).await
+    }
+
+    async fn start(env: HashMap<String, String>, data: TempDir) -> anyhow::Result<Self> {
         let server = local::bind(0, env).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let (base_url, state) = (server.base_url.clone(), Arc::clone(&server.state));

@@ -303,6 +303,39 @@ impl TestApp {
             .await?)
     }
 
+    /// Registers a Claude-like public client, signs an existing user in, approves, and returns
+    /// the client with the token response body.
+    pub async fn full_flow_as(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> anyhow::Result<(Registered, Value)> {
+        let client = self
+            .register(&claude_registration("none", CLAUDE_CALLBACK))
+            .await?;
+        let pkce = pkce();
+        let browser = Browser::new(self)?;
+        let sign_in = browser
+            .get(&self.authorize_url(&client, CLAUDE_CALLBACK, &pkce, &[]))
+            .await?;
+        let consent = browser
+            .submit(&sign_in, &[("email", email), ("password", password)])
+            .await?;
+        anyhow::ensure!(
+            consent.status == 200,
+            "sign-in: {} {}",
+            consent.status,
+            consent.body
+        );
+        let back = browser.submit(&consent, &[("decision", "allow")]).await?;
+        let code = back.redirect_param("code").context("no code")?;
+        let response = self
+            .exchange(&client, &code, CLAUDE_CALLBACK, &pkce.verifier)
+            .await?;
+        anyhow::ensure!(response.status() == 200, "token: {}", response.status());
+        Ok((client, response.json().await?))
+    }
+
     /// Registers a Claude-like public client, signs a new user up and returns the token
     /// response body with the client.
     pub async fn full_flow(&self, email: &str) -> anyhow::Result<(Registered, Value)> {

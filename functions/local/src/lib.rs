@@ -6,6 +6,8 @@
 //! request goes straight from hyper to the handler (no API Gateway event JSON in between, which
 //! would cost more than the handler itself); the public origin comes from configuration.
 
+pub mod admin;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -12,6 +12,7 @@ use ::http::header::{COOKIE, HeaderValue, LOCATION, SET_COOKIE};
 use ::http::{Method, StatusCode};
 use lambda_http::Body;
 
+use crate::accounts::{self, AccountError};
 use crate::config::BaseUrl;
 use crate::crypto::{random_token, sha256_hex};
 use crate::http::{self, Request, Response};
@@ -23,7 +24,7 @@ use crate::oauth::scope::{self, Scope};
 use crate::oauth::session::{CookieNames, Sealer, Session, cookie, set_cookie};
 use crate::oauth::{metadata, normalise_email, password, redirect, resource_matches};
 use crate::state::State;
-use crate::store::{AuthCode, Client, Consent, StoreError, User, new_id};
+use crate::store::{AuthCode, Client, Consent, StoreError, User};
 
 /// Why an authorization request cannot proceed.
 enum Rejection {
@@ -637,41 +638,25 @@ async fn sign_up(flow: &Flow<'_>, auth: &AuthRequest, params: &Params) -> Respon
             StatusCode::FORBIDDEN,
         );
     }
-    let password = params.get("password").unwrap_or_default().to_owned();
-    if password.chars().count() < password::MIN_LEN || password.len() > password::MAX_LEN {
-        let message = format!(
-            "Choose a password of {} to {} characters.",
-            password::MIN_LEN,
-            password::MAX_LEN
-        );
-        return flow.sign_up_page(auth, Some(&message), typed, StatusCode::BAD_REQUEST);
-    }
-    let hashed = tokio::task::spawn_blocking(move || password::hash(&password)).await;
-    let Ok(Ok(password_hash)) = hashed else {
-        tracing::error!("password hashing failed");
-        return http::unavailable();
-    };
-    let user = User {
-        user_id: new_id(),
-        email,
-        password_hash,
-        created_at: flow.now,
-        updated_at: flow.now,
-    };
-    match flow.state.store.create_user(&user).await {
-        Ok(()) => {
+    let password = params.get("password").unwrap_or_default();
+    match accounts::create_user(flow.state.store.as_ref(), &email, password, flow.now).await {
+        Ok(user) => {
             tracing::info!(user_id = %user.user_id, "account created");
             let cookie = flow.session_cookie(&user);
             flow.consent_page(auth, &user, &[cookie])
         }
-        Err(StoreError::Conflict) => flow.sign_in_page(
+        Err(AccountError::WeakPassword) => {
+            let message = AccountError::WeakPassword.to_string();
+            flow.sign_up_page(auth, Some(&message), typed, StatusCode::BAD_REQUEST)
+        }
+        Err(AccountError::Exists) => flow.sign_in_page(
             auth,
             Some("An account with this email already exists. Sign in instead."),
             typed,
             StatusCode::CONFLICT,
         ),
         Err(err) => {
-            OAuthError::unavailable(&err);
+            tracing::error!(error = %err, "sign-up failed");
             pages::error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The service is temporarily unavailable. Try again.",

@@ -14,7 +14,18 @@ use crate::state::State;
 const STORE_DEADLINE: Duration = Duration::from_secs(3);
 
 /// The specifications this deployment implements (grows as endpoints land).
-pub const SPECS: &[&str] = &[];
+pub const SPECS: &[&str] = &[
+    "OAuth 2.1 (draft-ietf-oauth-v2-1), authorization code with PKCE S256",
+    "RFC 8414 authorization server metadata (+ OpenID discovery path)",
+    "RFC 9728 protected resource metadata",
+    "RFC 7591 dynamic client registration",
+    "RFC 7592 client configuration",
+    "RFC 8707 resource indicators",
+    "RFC 9207 authorization response iss",
+    "RFC 9068 JWT access tokens (EdDSA, RFC 8037)",
+    "RFC 7009 token revocation",
+    "RFC 7662 token introspection",
+];
 
 #[derive(Serialize)]
 struct StatusBody {

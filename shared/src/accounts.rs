@@ -1,0 +1,126 @@
+//! Account operations shared by the sign-up page and the admin command: creating a user,
+//! setting a password, and revoking everything a user has granted.
+
+use crate::oauth::{normalise_email, password};
+use crate::store::{Store, StoreError, Timestamp, User, new_id};
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Not a plausible e-mail address.
+    #[error("not a valid e-mail address")]
+    InvalidEmail,
+    /// Too short or too long.
+    #[error("the password must have {min} to {max} characters", min = password::MIN_LEN, max = password::MAX_LEN)]
+    WeakPassword,
+    /// The address is taken.
+    #[error("an account with this e-mail address exists")]
+    Exists,
+    /// No such user.
+    #[error("no account with this e-mail address")]
+    NotFound,
+    /// Hashing failed.
+    #[error("password hashing failed")]
+    Hashing,
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+fn check_password(password: &str) -> Result<(), AccountError> {
+    let chars = password.chars().count();
+    if chars < password::MIN_LEN || password.len() > password::MAX_LEN {
+        return Err(AccountError::WeakPassword);
+    }
+    Ok(())
+}
+
+async fn hash(password: &str) -> Result<String, AccountError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or(AccountError::Hashing)
+}
+
+/// Creates a user with an argon2id-hashed password.
+pub async fn create_user(
+    store: &dyn Store,
+    email: &str,
+    password: &str,
+    now: Timestamp,
+) -> Result<User, AccountError> {
+    let email = normalise_email(email).ok_or(AccountError::InvalidEmail)?;
+    check_password(password)?;
+    let user = User {
+        user_id: new_id(),
+        email,
+        password_hash: hash(password).await?,
+        created_at: now,
+        updated_at: now,
+    };
+    match store.create_user(&user).await {
+        Ok(()) => Ok(user),
+        Err(StoreError::Conflict) => Err(AccountError::Exists),
+        Err(err) => Err(AccountError::Store(err)),
+    }
+}
+
+/// The user with this e-mail address.
+pub async fn find(store: &dyn Store, email: &str) -> Result<User, AccountError> {
+    let email = normalise_email(email).ok_or(AccountError::InvalidEmail)?;
+    store
+        .get_user_by_email(&email)
+        .await
+        .map_err(AccountError::Store)?
+        .ok_or(AccountError::NotFound)
+}
+
+/// Sets a user's password.
+pub async fn set_password(
+    store: &dyn Store,
+    email: &str,
+    password: &str,
+    now: Timestamp,
+) -> Result<User, AccountError> {
+    check_password(password)?;
+    let mut user = find(store, email).await?;
+    user.password_hash = hash(password).await?;
+    user.updated_at = now;
+    store
+        .update_user(&user)
+        .await
+        .map_err(AccountError::Store)?;
+    Ok(user)
+}
+
+/// Revokes every grant of a user and withdraws their consents: every client must ask again.
+/// Returns (grants revoked, consents withdrawn).
+pub async fn revoke_everything(
+    store: &dyn Store,
+    user: &User,
+    now: Timestamp,
+) -> Result<(usize, usize), AccountError> {
+    let grants = store
+        .list_grants(&user.user_id, now)
+        .await
+        .map_err(AccountError::Store)?;
+    for grant in &grants {
+        store
+            .revoke_grant(&grant.grant_id)
+            .await
+            .map_err(AccountError::Store)?;
+    }
+    let consents = store
+        .list_consents(&user.user_id)
+        .await
+        .map_err(AccountError::Store)?;
+    for consent in &consents {
+        store
+            .delete_consent(&consent.user_id, &consent.client_id)
+            .await
+            .map_err(AccountError::Store)?;
+    }
+    Ok((grants.len(), consents.len()))
+}
