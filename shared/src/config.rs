@@ -64,6 +64,18 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Who may sign up, and token lifetimes.
     pub oauth: OAuthSettings,
+    /// The MCP endpoint's settings.
+    pub mcp: McpSettings,
+}
+
+/// Settings of the MCP endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpSettings {
+    /// Browser origins allowed to call `/mcp` besides the server's own (`Origin` is checked only
+    /// when a request carries one).
+    pub allowed_origins: Vec<String>,
+    /// How long a grant's liveness is cached per container, seconds.
+    pub grant_cache_seconds: u64,
 }
 
 /// Who may create an account on the sign-in page.
@@ -302,12 +314,24 @@ impl Config {
             unused_client_ttl: seconds(&owned, "UNUSED_CLIENT_TTL_SECONDS", day, 300..=365 * day)?,
         };
 
+        let mcp = McpSettings {
+            allowed_origins: get("ALLOWED_ORIGINS")
+                .unwrap_or_default()
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            grant_cache_seconds: seconds(&owned, "GRANT_CACHE_SECONDS", 30, 0..=300)?
+                .unsigned_abs(),
+        };
+
         Ok(Self {
             public_base_url,
             store,
             signing_keys,
             log_format,
             oauth,
+            mcp,
         })
     }
 }

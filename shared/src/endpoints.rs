@@ -7,6 +7,7 @@
 
 pub mod authorize;
 pub mod discovery;
+pub mod mcp;
 pub mod register;
 pub mod status;
 pub mod token;
@@ -25,6 +26,8 @@ pub enum Function {
     Authorize,
     /// `functions/token`: token, revocation, introspection.
     Token,
+    /// `functions/mcp`: the MCP endpoint.
+    Mcp,
     /// `functions/status`: liveness and readiness.
     Status,
 }
@@ -36,6 +39,7 @@ impl Function {
         Function::Register,
         Function::Authorize,
         Function::Token,
+        Function::Mcp,
         Function::Status,
     ];
 
@@ -46,6 +50,7 @@ impl Function {
             Self::Register => "register",
             Self::Authorize => "authorize",
             Self::Token => "token",
+            Self::Mcp => "mcp",
             Self::Status => "status",
         }
     }
@@ -78,6 +83,8 @@ pub enum Endpoint {
     Revoke,
     /// POST `/introspect`.
     Introspect,
+    /// POST/GET/DELETE `/mcp` and `/mcp/`.
+    Mcp,
     /// GET `/health`.
     Health,
     /// GET `/status`.
@@ -215,6 +222,14 @@ pub const ROUTES: &[Route] = &[
     route(Function::Token, "POST", "/revoke", Endpoint::Revoke),
     route(Function::Token, "OPTIONS", "/revoke", Endpoint::Preflight),
     route(Function::Token, "POST", "/introspect", Endpoint::Introspect),
+    route(Function::Mcp, "POST", "/mcp", Endpoint::Mcp),
+    route(Function::Mcp, "GET", "/mcp", Endpoint::Mcp),
+    route(Function::Mcp, "DELETE", "/mcp", Endpoint::Mcp),
+    route(Function::Mcp, "OPTIONS", "/mcp", Endpoint::Preflight),
+    route(Function::Mcp, "POST", "/mcp/", Endpoint::Mcp),
+    route(Function::Mcp, "GET", "/mcp/", Endpoint::Mcp),
+    route(Function::Mcp, "DELETE", "/mcp/", Endpoint::Mcp),
+    route(Function::Mcp, "OPTIONS", "/mcp/", Endpoint::Preflight),
     route(Function::Status, "GET", "/health", Endpoint::Health),
     route(Function::Status, "GET", "/status", Endpoint::Status),
 ];
@@ -267,6 +282,7 @@ pub async fn dispatch(state: &State, only: Option<Function>, req: Request) -> Re
         Endpoint::Token => token::token(state, &req).await,
         Endpoint::Revoke => token::revoke(state, &req).await,
         Endpoint::Introspect => token::introspect(state, &req).await,
+        Endpoint::Mcp => mcp::mcp(state, req).await,
         Endpoint::Health => status::health(),
         Endpoint::Status => status::status(state, &req).await,
     }

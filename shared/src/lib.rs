@@ -13,6 +13,8 @@ pub mod crypto;
 pub mod endpoints;
 pub mod http;
 pub mod lambda;
+pub mod mcp;
+pub mod memory;
 pub mod oauth;
 pub mod state;
 pub mod store;

@@ -1,10 +1,12 @@
 //! Application state, built once per process (cold start) and shared by every request.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, KeySource};
 use crate::crypto::{KeyError, SigningKeys};
+use crate::mcp::guard::GrantCache;
 use crate::store::{Store, StoreError};
 
 /// A startup failure: the process cannot serve at all.
@@ -25,6 +27,8 @@ pub struct State {
     pub clock: Arc<dyn Clock>,
     /// The signing keys, or why they could not be loaded (reported by `/status`).
     pub keys: Result<Arc<SigningKeys>, Arc<KeyError>>,
+    /// Recently checked grants (bearer guard).
+    pub grant_cache: GrantCache,
 }
 
 impl State {
@@ -54,11 +58,13 @@ impl State {
         clock: Arc<dyn Clock>,
         keys: Result<Arc<SigningKeys>, Arc<KeyError>>,
     ) -> Self {
+        let grant_cache = GrantCache::new(Duration::from_secs(config.mcp.grant_cache_seconds));
         Self {
             config,
             store,
             clock,
             keys,
+            grant_cache,
         }
     }
 }

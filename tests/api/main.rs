@@ -4,6 +4,7 @@
 mod admin;
 mod authorization;
 mod discovery;
+mod mcp;
 mod registration;
 mod status;
 mod token;

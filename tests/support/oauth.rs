@@ -354,3 +354,56 @@ impl TestApp {
         Ok((client, response.json().await?))
     }
 }
+
+/// A raw JSON-RPC client for `/mcp` with a bearer token.
+pub struct Mcp<'a> {
+    app: &'a TestApp,
+    /// The access token.
+    pub token: String,
+}
+
+impl<'a> Mcp<'a> {
+    /// A client using `token`.
+    pub fn new(app: &'a TestApp, token: &str) -> Self {
+        Self {
+            app,
+            token: token.to_owned(),
+        }
+    }
+
+    /// POSTs one message with `MCP-Protocol-Version: 2025-06-18`; (status, body).
+    pub async fn send(&self, message: &Value) -> anyhow::Result<(u16, Value)> {
+        self.send_as(message, "2025-06-18").await
+    }
+
+    /// POSTs one message with the given `MCP-Protocol-Version`; (status, body).
+    pub async fn send_as(&self, message: &Value, version: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .app
+            .http
+            .post(self.app.url("/mcp"))
+            .bearer_auth(&self.token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", version)
+            .json(message)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)?
+        };
+        Ok((status, body))
+    }
+
+    /// Calls a tool and returns its result (`structuredContent`, `isError`, ...).
+    pub async fn call(&self, tool: &str, arguments: Value) -> anyhow::Result<Value> {
+        let (status, body) = self
+            .send(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}))
+            .await?;
+        anyhow::ensure!(status == 200, "{tool}: HTTP {status} {body}");
+        Ok(body["result"].clone())
+    }
+}

@@ -248,6 +248,7 @@ async fn refresh(
             issue(state, base, &grant, &scope, &next, now)
         }
         Rotation::Reused { grant_id } => {
+            state.grant_cache.forget(&grant_id);
             tracing::warn!(%grant_id, client_id = %client.client_id, "refresh token reused: grant revoked");
             Err(invalid(
                 "the refresh token was already used; the grant has been revoked",
@@ -382,6 +383,7 @@ pub async fn revoke(state: &State, req: &Request) -> Response {
         if let Err(err) = state.store.revoke_grant(&grant.grant_id).await {
             return fail(OAuthError::unavailable(&err));
         }
+        state.grant_cache.forget(&grant.grant_id);
         tracing::info!(grant_id = %grant.grant_id, client_id = %client.client_id, "grant revoked");
     }
     let mut response = Response::new(lambda_http::Body::Empty);
