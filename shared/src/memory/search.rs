@@ -18,10 +18,15 @@ pub fn tokenize(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(|t| stem(&t.to_lowercase()))
 }
 
-/// Strips a few common English suffixes (plural, -ing, -ed) from longer words.
+/// Strips a plural `s`, then an `-ing` or `-ed`, from longer words ("meetings" and "meeting"
+/// both become "meet").
 fn stem(word: &str) -> String {
-    for suffix in ["ing", "ed", "es", "s"] {
-        if word.len() > suffix.len() + 2
+    let mut word = word;
+    if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") {
+        word = &word[..word.len() - 1];
+    }
+    for suffix in ["ing", "ed"] {
+        if word.len() > suffix.len() + 3
             && let Some(stripped) = word.strip_suffix(suffix)
         {
             return stripped.to_owned();
