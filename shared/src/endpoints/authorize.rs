@@ -286,6 +286,7 @@ impl Flow<'_> {
             hidden: &hidden,
             error,
             email,
+            redirect_origin: origin_of(&auth.redirect_uri),
         };
         let signup = self
             .state
@@ -315,6 +316,7 @@ impl Flow<'_> {
             hidden: &hidden,
             error,
             email,
+            redirect_origin: origin_of(&auth.redirect_uri),
         };
         let signin = format!("/authorize?{}", auth.query(&[]));
         let mut response = pages::sign_up(&ctx, &signin, status);

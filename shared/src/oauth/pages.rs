@@ -103,6 +103,9 @@ pub struct Context<'a> {
     pub error: Option<&'a str>,
     /// The e-mail address to prefill.
     pub email: &'a str,
+    /// The redirect URI's origin: a sign-in can redirect there at once when consent is on
+    /// record, and CSP `form-action` governs that redirect too.
+    pub redirect_origin: String,
 }
 
 fn error_block(error: Option<&str>) -> String {
@@ -130,7 +133,12 @@ pub fn sign_in(ctx: &Context<'_>, signup_link: Option<&str>, status: StatusCode)
         hidden = ctx.hidden,
         email = escape(ctx.email),
     );
-    page(status, "Sign in", &body, &[])
+    page(
+        status,
+        "Sign in",
+        &body,
+        std::slice::from_ref(&ctx.redirect_origin),
+    )
 }
 
 /// The sign-up page.
@@ -150,7 +158,12 @@ pub fn sign_up(ctx: &Context<'_>, signin_link: &str, status: StatusCode) -> Resp
         min = super::password::MIN_LEN,
         signin = escape(signin_link),
     );
-    page(status, "Create account", &body, &[])
+    page(
+        status,
+        "Create account",
+        &body,
+        std::slice::from_ref(&ctx.redirect_origin),
+    )
 }
 
 /// What the consent page shows.
