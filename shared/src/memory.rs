@@ -145,7 +145,7 @@ pub async fn search(
             "the query is longer than {MAX_QUERY_CHARS} characters"
         )));
     }
-    if search::tokenize(query).next().is_none() {
+    if search::tokenize(query).is_empty() {
         return Err(MemoryError::Invalid(
             "the query has no words to search for".into(),
         ));

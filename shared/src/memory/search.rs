@@ -6,21 +6,38 @@
 //! short texts, loaded per request in a stateless function), so an index that must be built or
 //! stored would cost more than scoring directly.
 
-use std::collections::HashMap;
-
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
 
-/// Splits text into normalised terms.
-pub fn tokenize(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric())
+/// Calls `f` with each normalised term of `text` (lower-cased, lightly stemmed), reusing one
+/// buffer so scoring thousands of memories allocates almost nothing.
+fn for_each_term(text: &str, mut f: impl FnMut(&str)) {
+    let mut buf = String::new();
+    for raw in text
+        .split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
-        .map(|t| stem(&t.to_lowercase()))
+    {
+        buf.clear();
+        if raw.is_ascii() {
+            buf.push_str(raw);
+            buf.make_ascii_lowercase();
+        } else {
+            buf.extend(raw.chars().flat_map(char::to_lowercase));
+        }
+        f(stem(&buf));
+    }
+}
+
+/// The normalised terms of `text`.
+pub fn tokenize(text: &str) -> Vec<String> {
+    let mut terms = Vec::new();
+    for_each_term(text, |t| terms.push(t.to_owned()));
+    terms
 }
 
 /// Strips a plural `s`, then an `-ing` or `-ed`, from longer words ("meetings" and "meeting"
 /// both become "meet").
-fn stem(word: &str) -> String {
+fn stem(word: &str) -> &str {
     let mut word = word;
     if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") {
         word = &word[..word.len() - 1];
@@ -29,38 +46,41 @@ fn stem(word: &str) -> String {
         if word.len() > suffix.len() + 3
             && let Some(stripped) = word.strip_suffix(suffix)
         {
-            return stripped.to_owned();
+            return stripped;
         }
     }
-    word.to_owned()
+    word
 }
 
 /// The BM25 score of every document for `query`, in document order; documents sharing no term
 /// score 0.
 pub fn bm25(query: &str, documents: &[&str]) -> Vec<f64> {
-    let mut terms: Vec<String> = tokenize(query).collect();
+    let mut terms = tokenize(query);
     terms.sort();
     terms.dedup();
     if terms.is_empty() || documents.is_empty() {
         return vec![0.0; documents.len()];
     }
+    let width = terms.len();
+    // Term frequencies, one row of `width` counts per document.
+    let mut tf = vec![0u32; documents.len() * width];
     let mut lengths = Vec::with_capacity(documents.len());
-    let mut frequencies: Vec<HashMap<usize, u32>> = Vec::with_capacity(documents.len());
-    let mut document_frequency = vec![0u32; terms.len()];
-    for doc in documents {
-        let mut tf: HashMap<usize, u32> = HashMap::new();
-        let mut length = 0usize;
-        for token in tokenize(doc) {
+    let mut document_frequency = vec![0u32; width];
+    for (d, doc) in documents.iter().enumerate() {
+        let row = &mut tf[d * width..(d + 1) * width];
+        let mut length = 0u32;
+        for_each_term(doc, |token| {
             length += 1;
-            if let Ok(i) = terms.binary_search(&token) {
-                *tf.entry(i).or_default() += 1;
+            if let Ok(i) = terms.binary_search_by(|t| t.as_str().cmp(token)) {
+                row[i] += 1;
+            }
+        });
+        for (i, &count) in row.iter().enumerate() {
+            if count > 0 {
+                document_frequency[i] += 1;
             }
         }
-        for i in tf.keys() {
-            document_frequency[*i] += 1;
-        }
-        lengths.push(length as f64);
-        frequencies.push(tf);
+        lengths.push(f64::from(length));
     }
     let n = documents.len() as f64;
     let average = (lengths.iter().sum::<f64>() / n).max(1.0);
@@ -71,14 +91,16 @@ pub fn bm25(query: &str, documents: &[&str]) -> Vec<f64> {
             ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
         })
         .collect();
-    frequencies
-        .iter()
+    tf.chunks_exact(width)
         .zip(&lengths)
-        .map(|(tf, &length)| {
-            tf.iter()
-                .map(|(&i, &f)| {
+        .map(|(row, &length)| {
+            let norm = K1 * (1.0 - B + B * length / average);
+            row.iter()
+                .zip(&idf)
+                .filter(|(f, _)| **f > 0)
+                .map(|(&f, idf)| {
                     let f = f64::from(f);
-                    idf[i] * f * (K1 + 1.0) / (f + K1 * (1.0 - B + B * length / average))
+                    idf * f * (K1 + 1.0) / (f + norm)
                 })
                 .sum()
         })
