@@ -60,6 +60,9 @@ pub enum KeyError {
     /// The system random source failed.
     #[error("the system random number generator failed")]
     Random,
+    /// This process does not load signing keys (its function never needs them).
+    #[error("signing keys are not used by this function")]
+    NotUsed,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -43,6 +43,11 @@ impl Function {
         Function::Status,
     ];
 
+    /// Whether the function signs or verifies tokens or cookies (and so reads the key secret).
+    pub fn needs_signing_keys(self) -> bool {
+        !matches!(self, Self::Register)
+    }
+
     /// The binary (and directory) name.
     pub fn name(self) -> &'static str {
         match self {

@@ -16,7 +16,12 @@ pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
         tracing::error!(error = %err, "configuration is invalid");
     })?;
     telemetry::init(config.log_format);
-    let state = Arc::new(State::new(config).await?);
+    let state = if function.needs_signing_keys() {
+        State::new(config).await?
+    } else {
+        State::without_keys(config).await?
+    };
+    let state = Arc::new(state);
     tracing::info!(function = function.name(), "cold start complete");
     lambda_http::run(lambda_http::service_fn(move |req| {
         let state = Arc::clone(&state);

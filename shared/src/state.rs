@@ -39,6 +39,14 @@ impl State {
         Ok(Self::with_store(config, store).await)
     }
 
+    /// Like [`State::new`], without loading signing keys (for a function that never signs or
+    /// verifies, so it needs no access to the secret).
+    pub async fn without_keys(config: Config) -> Result<Self, StartupError> {
+        let store = config.store.open().await?;
+        let keys = Err(Arc::new(KeyError::NotUsed));
+        Ok(Self::from_parts(config, store, Arc::new(SystemClock), keys))
+    }
+
     /// Like [`State::new`] with a store the caller opened (the local server prepares its tables).
     pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Self {
         let keys = load_keys(&config.signing_keys)
