@@ -6,5 +6,6 @@ mod authorization;
 mod discovery;
 mod mcp;
 mod registration;
+mod smoke;
 mod status;
 mod token;

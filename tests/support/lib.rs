@@ -94,6 +94,7 @@ impl TestApp {
     }
 
     async fn start(env: HashMap<String, String>, data: TempDir) -> anyhow::Result<Self> {
+        local::install_tls_provider();
         let server = local::bind(0, env).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let (base_url, state) = (server.base_url.clone(), Arc::clone(&server.state));

@@ -95,26 +95,7 @@ fn unescape(text: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// The hidden inputs of the first form in `html`.
-pub fn hidden_inputs(html: &str) -> Vec<(String, String)> {
-    let form = html
-        .split("<form")
-        .nth(1)
-        .and_then(|f| f.split("</form>").next())
-        .unwrap_or_default();
-    form.split("<input")
-        .skip(1)
-        .filter(|tag| tag.contains("type=\"hidden\""))
-        .filter_map(|tag| {
-            let attr = |name: &str| {
-                let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
-                let end = tag[start..].find('"')? + start;
-                Some(unescape(&tag[start..end]))
-            };
-            Some((attr("name")?, attr("value")?))
-        })
-        .collect()
-}
+pub use local::smoke::hidden_inputs;
 
 /// A browser: keeps cookies, does not follow redirects.
 pub struct Browser {

@@ -7,6 +7,7 @@
 //! would cost more than the handler itself); the public origin comes from configuration.
 
 pub mod admin;
+pub mod smoke;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -23,6 +24,12 @@ use memory_mcp::config::{Config, Profile};
 use memory_mcp::store::{DynamoStore, Store, StoreSettings};
 use memory_mcp::{State, dispatch};
 use tokio::net::TcpListener;
+
+/// Installs aws-lc (the crypto the AWS SDK already uses) as rustls's process-wide provider,
+/// which reqwest's TLS needs before any client is built. Idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
 
 /// The default port.
 pub const DEFAULT_PORT: u16 = 8788;
