@@ -10,6 +10,7 @@ use tests::{Backend, TestApp, on_both_backends};
 
 on_both_backends!(
     initialize_negotiates_each_supported_protocol_version,
+    server_discover_answers_the_2026_07_28_protocol_without_a_session,
     a_request_without_a_token_gets_401_with_the_resource_metadata,
     bad_tokens_are_401_never_500,
     a_read_only_token_is_403_insufficient_scope_on_write_tools,
@@ -68,6 +69,46 @@ async fn initialize_negotiates_each_supported_protocol_version(
         status == 200 && body["id"] == 7 && body["result"].is_object(),
         "{body}"
     );
+    Ok(())
+}
+
+async fn server_discover_answers_the_2026_07_28_protocol_without_a_session(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend, &[]).await?;
+    let token = token_for(&app, "discover@example.com").await?;
+    let response = app
+        .http
+        .post(app.url("/mcp"))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "server/discover")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {}}}}),
+        )
+        .send()
+        .await?;
+    let status = response.status();
+    ensure!(
+        response.headers().get("mcp-session-id").is_none(),
+        "a session was created"
+    );
+    let body: Value = response.json().await?;
+    ensure!(status == 200, "{status} {body}");
+    let versions = body["result"]["supportedVersions"]
+        .as_array()
+        .context("no supportedVersions")?;
+    let versions: Vec<&str> = versions.iter().filter_map(Value::as_str).collect();
+    ensure!(
+        versions == ["2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"],
+        "{body}"
+    );
+    let info = &body["result"]["_meta"]["io.modelcontextprotocol/serverInfo"];
+    ensure!(info["name"] == "memory-mcp", "{body}");
     Ok(())
 }
 

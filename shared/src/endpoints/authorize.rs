@@ -67,6 +67,15 @@ impl AuthRequest {
     }
 }
 
+/// The page for a store failure (the cause is logged, the person sees a generic message).
+fn store_down(err: &StoreError) -> Response {
+    tracing::error!(error = %err, source = ?std::error::Error::source(err), "authorize: store failure");
+    pages::error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The service is temporarily unavailable. Try again in a moment.",
+    )
+}
+
 fn page_error(status: StatusCode, message: impl Into<String>) -> Rejection {
     Rejection::Page(status, message.into())
 }
@@ -91,7 +100,7 @@ async fn validate(
             ));
         }
         Err(err) => {
-            OAuthError::unavailable(&err);
+            tracing::error!(error = %err, "authorize: store failure");
             return Err(page_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The service is temporarily unavailable. Try again in a moment.",
@@ -393,11 +402,7 @@ impl Flow<'_> {
             expires_at: self.now + self.state.config.oauth.code_ttl,
         };
         if let Err(err) = self.state.store.put_code(&record).await {
-            OAuthError::unavailable(&err);
-            return pages::error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is temporarily unavailable. Try again.",
-            );
+            return store_down(&err);
         }
         tracing::info!(client_id = %auth.client.client_id, user_id = %user.user_id, "authorization code issued");
         let mut params = vec![("code", code.as_str())];
@@ -430,13 +435,7 @@ impl Flow<'_> {
         match self.consent_covers(user, auth).await {
             Ok(true) => self.approve(auth, user, auth_time, cookies).await,
             Ok(false) => self.consent_page(auth, user, cookies),
-            Err(err) => {
-                OAuthError::unavailable(&err);
-                pages::error_page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is temporarily unavailable. Try again.",
-                )
-            }
+            Err(err) => store_down(&err),
         }
     }
 }
@@ -507,11 +506,7 @@ pub async fn authorize(state: &State, req: &Request) -> Response {
         Some(s) => match state.store.get_user(&s.uid).await {
             Ok(user) => user.map(|u| (u, s.auth_time)),
             Err(err) => {
-                OAuthError::unavailable(&err);
-                return pages::error_page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is temporarily unavailable. Try again.",
-                );
+                return store_down(&err);
             }
         },
         None => None,
@@ -578,11 +573,7 @@ async fn sign_in(flow: &Flow<'_>, auth: &AuthRequest, params: &Params) -> Respon
     let user = match flow.state.store.get_user_by_email(&email).await {
         Ok(user) => user,
         Err(err) => {
-            OAuthError::unavailable(&err);
-            return pages::error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is temporarily unavailable. Try again.",
-            );
+            return store_down(&err);
         }
     };
     let (password, stored) = (
@@ -683,11 +674,7 @@ async fn decide(
                 created_at: flow.now,
             };
             if let Err(err) = flow.state.store.put_consent(&consent).await {
-                OAuthError::unavailable(&err);
-                return pages::error_page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is temporarily unavailable. Try again.",
-                );
+                return store_down(&err);
             }
             flow.approve(auth, user, auth_time, &[]).await
         }

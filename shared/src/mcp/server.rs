@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::{Json, Parameters};
-use rmcp::model::{ListToolsResult, PaginatedRequestParams};
+use rmcp::model::{ListToolsResult, PaginatedRequestParams, ProtocolVersion};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use serde::{Deserialize, Serialize};
@@ -261,6 +261,15 @@ impl MemoryServer {
     instructions = "Long-term memory for this user: search_memory before answering questions about them, add_memories when they share something worth remembering."
 )]
 impl ServerHandler for MemoryServer {
+    fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
+        std::borrow::Cow::Borrowed(&[
+            ProtocolVersion::V_2025_03_26,
+            ProtocolVersion::V_2025_06_18,
+            ProtocolVersion::V_2025_11_25,
+            ProtocolVersion::V_2026_07_28,
+        ])
+    }
+
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
