@@ -286,17 +286,6 @@ impl Flow<'_> {
         email: &str,
         status: StatusCode,
     ) -> Response {
-        let Some((cookie, csrf)) = self.csrf() else {
-            return http::unavailable();
-        };
-        let hidden = self.hidden(auth, &csrf);
-        let ctx = Context {
-            client_name: auth.client_name(),
-            hidden: &hidden,
-            error,
-            email,
-            redirect_origin: origin_of(&auth.redirect_uri),
-        };
         let signup = self
             .state
             .config
@@ -304,9 +293,9 @@ impl Flow<'_> {
             .signup
             .offers_signup()
             .then(|| format!("/authorize?{}", auth.query(&[("screen", "signup")])));
-        let mut response = pages::sign_in(&ctx, signup.as_deref(), status);
-        add_cookies(&mut response, &cookie);
-        response
+        self.credentials_page(auth, error, email, |ctx| {
+            pages::sign_in(ctx, signup.as_deref(), status)
+        })
     }
 
     fn sign_up_page(
@@ -316,7 +305,21 @@ impl Flow<'_> {
         email: &str,
         status: StatusCode,
     ) -> Response {
-        let Some((cookie, csrf)) = self.csrf() else {
+        let signin = format!("/authorize?{}", auth.query(&[]));
+        self.credentials_page(auth, error, email, |ctx| {
+            pages::sign_up(ctx, &signin, status)
+        })
+    }
+
+    /// A sign-in or sign-up page: its form carries the request and a CSRF token.
+    fn credentials_page(
+        &self,
+        auth: &AuthRequest,
+        error: Option<&str>,
+        email: &str,
+        render: impl FnOnce(&Context<'_>) -> Response,
+    ) -> Response {
+        let Some((cookies, csrf)) = self.csrf() else {
             return http::unavailable();
         };
         let hidden = self.hidden(auth, &csrf);
@@ -327,9 +330,8 @@ impl Flow<'_> {
             email,
             redirect_origin: origin_of(&auth.redirect_uri),
         };
-        let signin = format!("/authorize?{}", auth.query(&[]));
-        let mut response = pages::sign_up(&ctx, &signin, status);
-        add_cookies(&mut response, &cookie);
+        let mut response = render(&ctx);
+        add_cookies(&mut response, &cookies);
         response
     }
 

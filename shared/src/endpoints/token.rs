@@ -164,14 +164,7 @@ async fn authorization_code(
         created_at: now,
         expires_at: now + refresh_ttl,
     };
-    let refresh_token = random_token().map_err(|e| OAuthError::unavailable(&e))?;
-    let stored = RefreshToken {
-        token_hash: sha256_hex(&refresh_token),
-        grant_id: grant.grant_id.clone(),
-        used: false,
-        created_at: now,
-        expires_at: now + refresh_ttl,
-    };
+    let (refresh_token, stored) = new_refresh_token(&grant.grant_id, now, refresh_ttl)?;
     state
         .store
         .create_grant(&grant, &stored)
@@ -228,15 +221,8 @@ async fn refresh(
         }
         None => grant.scope.clone(),
     };
-    let next = random_token().map_err(|e| OAuthError::unavailable(&e))?;
     let refresh_ttl = state.config.oauth.refresh_token_ttl;
-    let stored = RefreshToken {
-        token_hash: sha256_hex(&next),
-        grant_id: grant.grant_id.clone(),
-        used: false,
-        created_at: now,
-        expires_at: now + refresh_ttl,
-    };
+    let (next, stored) = new_refresh_token(&grant.grant_id, now, refresh_ttl)?;
     match state
         .store
         .rotate_refresh_token(&old_hash, &stored, now)
@@ -256,6 +242,24 @@ async fn refresh(
         }
         Rotation::Invalid => Err(invalid("the refresh token is invalid or expired")),
     }
+}
+
+/// A fresh refresh token of `grant_id`'s family: the value to hand out, and the record to store
+/// (which holds only its hash).
+fn new_refresh_token(
+    grant_id: &str,
+    now: i64,
+    ttl: i64,
+) -> Result<(String, RefreshToken), OAuthError> {
+    let token = random_token().map_err(|e| OAuthError::unavailable(&e))?;
+    let record = RefreshToken {
+        token_hash: sha256_hex(&token),
+        grant_id: grant_id.to_owned(),
+        used: false,
+        created_at: now,
+        expires_at: now + ttl,
+    };
+    Ok((token, record))
 }
 
 /// Keeps a client that holds live tokens from lapsing as an unused registration: its expiry
