@@ -49,6 +49,15 @@ impl State {
 
     /// Like [`State::new`] with a store the caller opened (the local server prepares its tables).
     pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Self {
+        Self::with_store_and_clock(config, store, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`State::with_store`] with a clock of the caller's (tests move a fake one).
+    pub async fn with_store_and_clock(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let keys = load_keys(&config.signing_keys)
             .await
             .map(Arc::new)
@@ -56,7 +65,7 @@ impl State {
                 tracing::error!(error = %err, "signing keys could not be loaded");
                 Arc::new(err)
             });
-        Self::from_parts(config, store, Arc::new(SystemClock), keys)
+        Self::from_parts(config, store, clock, keys)
     }
 
     /// A state from ready parts (tests use a fake clock or a prepared store).

@@ -4,6 +4,7 @@
 mod admin;
 mod authorization;
 mod discovery;
+mod expiry;
 mod mcp;
 mod registration;
 mod smoke;

@@ -9,6 +9,7 @@ pub mod oauth;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use memory_mcp::clock::{Clock, FakeClock, SystemClock};
 use memory_mcp::store::{DynamoStore, EmbeddedStore, Store};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -72,6 +73,33 @@ pub struct TestApp {
 impl TestApp {
     /// Starts the local server on `backend` with extra configuration `vars`.
     pub async fn spawn(backend: Backend, vars: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let (env, data) = Self::env(backend, vars)?;
+        Self::start(env, data, Arc::new(SystemClock)).await
+    }
+
+    /// Starts the local server with exactly the configuration `env` (which names the store).
+    pub async fn spawn_with(
+        _backend: Backend,
+        env: HashMap<String, String>,
+    ) -> anyhow::Result<Self> {
+        Self::start(env, tempfile::tempdir()?, Arc::new(SystemClock)).await
+    }
+
+    /// Starts the local server on `backend` with a clock the test moves.
+    pub async fn spawn_with_clock(
+        backend: Backend,
+        vars: &[(&str, &str)],
+    ) -> anyhow::Result<(Self, Arc<FakeClock>)> {
+        let clock = Arc::new(FakeClock::new(SystemClock.now()));
+        let (env, data) = Self::env(backend, vars)?;
+        let app = Self::start(env, data, clock.clone()).await?;
+        Ok((app, clock))
+    }
+
+    fn env(
+        backend: Backend,
+        vars: &[(&str, &str)],
+    ) -> anyhow::Result<(HashMap<String, String>, TempDir)> {
         let data = tempfile::tempdir()?;
         let mut env: HashMap<String, String> =
             HashMap::from([("DATA_DIR".to_owned(), data.path().display().to_string())]);
@@ -82,20 +110,16 @@ impl TestApp {
         for (k, v) in vars {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
-        Self::start(env, data).await
+        Ok((env, data))
     }
 
-    /// Starts the local server with exactly the configuration `env` (which names the store).
-    pub async fn spawn_with(
-        _backend: Backend,
+    async fn start(
         env: HashMap<String, String>,
+        data: TempDir,
+        clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        Self::start(env, tempfile::tempdir()?).await
-    }
-
-    async fn start(env: HashMap<String, String>, data: TempDir) -> anyhow::Result<Self> {
         local::install_tls_provider();
-        let server = local::bind(0, env).await?;
+        let server = local::bind_with_clock(0, env, clock).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let (base_url, state) = (server.base_url.clone(), Arc::clone(&server.state));
         tokio::spawn(server.run(async {

@@ -20,6 +20,7 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
+use memory_mcp::clock::{Clock, SystemClock};
 use memory_mcp::config::{Config, Profile};
 use memory_mcp::store::{DynamoStore, Store, StoreSettings};
 use memory_mcp::{State, dispatch};
@@ -49,7 +50,16 @@ pub struct Server {
 /// Binds 127.0.0.1:`port` (0 picks a free port) and builds the state from `vars` (the
 /// environment, with command-line flags applied). Unless `PUBLIC_BASE_URL` is set, the public
 /// origin is the bound address.
-pub async fn bind(port: u16, mut vars: HashMap<String, String>) -> anyhow::Result<Server> {
+pub async fn bind(port: u16, vars: HashMap<String, String>) -> anyhow::Result<Server> {
+    bind_with_clock(port, vars, Arc::new(SystemClock)).await
+}
+
+/// Like [`bind`], with the clock every handler reads (tests pass a fake one).
+pub async fn bind_with_clock(
+    port: u16,
+    mut vars: HashMap<String, String>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Server> {
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
         .await
         .with_context(|| format!("binding 127.0.0.1:{port}"))?;
@@ -75,7 +85,7 @@ pub async fn bind(port: u16, mut vars: HashMap<String, String>) -> anyhow::Resul
         .public_base_url
         .as_ref()
         .map_or_else(|| format!("http://{addr}"), ToString::to_string);
-    let state = Arc::new(State::with_store(config, store).await);
+    let state = Arc::new(State::with_store_and_clock(config, store, clock).await);
     Ok(Server {
         listener,
         state,

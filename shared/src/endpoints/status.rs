@@ -25,6 +25,10 @@ pub const SPECS: &[&str] = &[
     "RFC 9068 JWT access tokens (EdDSA, RFC 8037)",
     "RFC 7009 token revocation",
     "RFC 7662 token introspection",
+    "RFC 7636 PKCE (S256 only)",
+    "RFC 8252 loopback redirects",
+    "RFC 6750 bearer tokens (header only)",
+    "MCP Streamable HTTP, stateless JSON (2025-03-26, 2025-06-18, 2025-11-25, 2026-07-28)",
 ];
 
 #[derive(Serialize)]

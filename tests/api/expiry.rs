@@ -1,0 +1,139 @@
+//! Lifetimes, on a clock the test moves: codes, access tokens, refresh tokens and sign-in
+//! sessions lapse when they should, whether or not anything has deleted them yet.
+
+use anyhow::{Context as _, ensure};
+use serde_json::{Value, json};
+use tests::oauth::{Browser, CLAUDE_CALLBACK, Mcp, claude_registration, pkce};
+use tests::{Backend, TestApp, on_both_backends};
+
+on_both_backends!(
+    an_authorization_code_lapses_after_its_lifetime,
+    an_access_token_lapses_and_the_refresh_token_still_works,
+    a_refresh_token_lapses_after_its_lifetime,
+    a_sign_in_session_lapses_after_its_lifetime,
+);
+
+async fn an_authorization_code_lapses_after_its_lifetime(backend: Backend) -> anyhow::Result<()> {
+    let (app, clock) =
+        TestApp::spawn_with_clock(backend, &[("AUTH_CODE_TTL_SECONDS", "60")]).await?;
+    let client = app
+        .register(&claude_registration("none", CLAUDE_CALLBACK))
+        .await?;
+    let pkce = pkce();
+    let url = app.authorize_url(&client, CLAUDE_CALLBACK, &pkce, &[]);
+    let back = app
+        .sign_up_and_approve(&Browser::new(&app)?, &url, "code-ttl@example.com")
+        .await?;
+    let code = back.redirect_param("code").context("no code")?;
+    clock.advance(60);
+    let late = app
+        .exchange(&client, &code, CLAUDE_CALLBACK, &pkce.verifier)
+        .await?;
+    ensure!(
+        late.status() == 400,
+        "a lapsed code was redeemed: {}",
+        late.status()
+    );
+    let body: Value = late.json().await?;
+    ensure!(body["error"] == "invalid_grant", "{body}");
+    Ok(())
+}
+
+async fn an_access_token_lapses_and_the_refresh_token_still_works(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let (app, clock) =
+        TestApp::spawn_with_clock(backend, &[("ACCESS_TOKEN_TTL_SECONDS", "600")]).await?;
+    let (client, token) = app.full_flow("at-ttl@example.com").await?;
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let mcp = Mcp::new(&app, token["access_token"].as_str().context("no token")?);
+    ensure!(mcp.send(&list).await?.0 == 200);
+    clock.advance(600 + 30);
+    let (status, body) = mcp.send(&list).await?;
+    ensure!(
+        status == 401,
+        "an expired access token was accepted: {status} {body}"
+    );
+    let refreshed: Value = app
+        .http
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                token["refresh_token"].as_str().unwrap_or_default(),
+            ),
+            ("client_id", &client.client_id),
+        ])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let fresh = Mcp::new(
+        &app,
+        refreshed["access_token"].as_str().context("no new token")?,
+    );
+    ensure!(
+        fresh.send(&list).await?.0 == 200,
+        "the refreshed token is refused"
+    );
+    Ok(())
+}
+
+async fn a_refresh_token_lapses_after_its_lifetime(backend: Backend) -> anyhow::Result<()> {
+    let (app, clock) =
+        TestApp::spawn_with_clock(backend, &[("REFRESH_TOKEN_TTL_SECONDS", "3600")]).await?;
+    let (client, token) = app.full_flow("rt-ttl@example.com").await?;
+    clock.advance(3600);
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                token["refresh_token"].as_str().unwrap_or_default(),
+            ),
+            ("client_id", &client.client_id),
+        ])
+        .send()
+        .await?;
+    ensure!(
+        response.status() == 400,
+        "a lapsed refresh token worked: {}",
+        response.status()
+    );
+    let body: Value = response.json().await?;
+    ensure!(body["error"] == "invalid_grant", "{body}");
+    Ok(())
+}
+
+async fn a_sign_in_session_lapses_after_its_lifetime(backend: Backend) -> anyhow::Result<()> {
+    let (app, clock) =
+        TestApp::spawn_with_clock(backend, &[("SESSION_TTL_SECONDS", "600")]).await?;
+    let client = app
+        .register(&claude_registration("none", CLAUDE_CALLBACK))
+        .await?;
+    let browser = Browser::new(&app)?;
+    let url = app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]);
+    app.sign_up_and_approve(&browser, &url, "session-ttl@example.com")
+        .await?;
+    let again = browser
+        .get(&app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]))
+        .await?;
+    ensure!(
+        again.status == 302,
+        "a fresh session should skip the pages: {}",
+        again.status
+    );
+    clock.advance(600);
+    let later = browser
+        .get(&app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]))
+        .await?;
+    ensure!(
+        later.status == 200 && later.body.contains("Sign in to Memory"),
+        "a lapsed session still signs in: {}",
+        later.status
+    );
+    Ok(())
+}
