@@ -59,6 +59,8 @@ pub async fn create_user(
         password_hash: hash(password).await?,
         created_at: now,
         updated_at: now,
+        failed_sign_ins: 0,
+        locked_until: None,
     };
     match store.create_user(&user).await {
         Ok(()) => Ok(user),
@@ -88,6 +90,8 @@ pub async fn set_password(
     let mut user = find(store, email).await?;
     user.password_hash = hash(password).await?;
     user.updated_at = now;
+    user.failed_sign_ins = 0;
+    user.locked_until = None;
     store
         .update_user(&user)
         .await
@@ -123,4 +127,42 @@ pub async fn revoke_everything(
             .map_err(AccountError::Store)?;
     }
     Ok((grants.len(), consents.len()))
+}
+
+/// Failed sign-ins that lock an account.
+pub const MAX_FAILED_SIGN_INS: u32 = 5;
+/// How long a locked account refuses sign-in, seconds.
+pub const LOCKOUT_SECONDS: i64 = 900;
+
+/// Seconds until a locked account may sign in again, or `None` when it is not locked.
+pub fn locked_for(user: &User, now: Timestamp) -> Option<i64> {
+    user.locked_until
+        .filter(|until| *until > now)
+        .map(|until| until - now)
+}
+
+/// Records a sign-in attempt: a failure counts towards a lockout of [`LOCKOUT_SECONDS`] after
+/// [`MAX_FAILED_SIGN_INS`] in a row; a success clears the count. Concurrent attempts may
+/// undercount by a few, which only delays the lockout.
+pub async fn record_sign_in(
+    store: &dyn Store,
+    user: &User,
+    succeeded: bool,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let mut changed = user.clone();
+    if succeeded {
+        if user.failed_sign_ins == 0 && user.locked_until.is_none() {
+            return Ok(());
+        }
+        changed.failed_sign_ins = 0;
+        changed.locked_until = None;
+    } else {
+        changed.failed_sign_ins += 1;
+        if changed.failed_sign_ins >= MAX_FAILED_SIGN_INS {
+            changed.failed_sign_ins = 0;
+            changed.locked_until = Some(now + LOCKOUT_SECONDS);
+        }
+    }
+    store.update_user(&changed).await
 }

@@ -1,5 +1,6 @@
 //! Lifetimes, on a clock the test moves: codes, access tokens, refresh tokens and sign-in
-//! sessions lapse when they should, whether or not anything has deleted them yet.
+//! sessions lapse when they should, whether or not anything has deleted them yet; an account
+//! locked by failed sign-ins opens again after the lockout.
 
 use anyhow::{Context as _, ensure};
 use serde_json::{Value, json};
@@ -11,6 +12,7 @@ on_both_backends!(
     an_access_token_lapses_and_the_refresh_token_still_works,
     a_refresh_token_lapses_after_its_lifetime,
     a_sign_in_session_lapses_after_its_lifetime,
+    five_failed_sign_ins_lock_the_account_for_fifteen_minutes,
 );
 
 async fn an_authorization_code_lapses_after_its_lifetime(backend: Backend) -> anyhow::Result<()> {
@@ -134,6 +136,50 @@ async fn a_sign_in_session_lapses_after_its_lifetime(backend: Backend) -> anyhow
         later.status == 200 && later.body.contains("Sign in to Memory"),
         "a lapsed session still signs in: {}",
         later.status
+    );
+    Ok(())
+}
+
+async fn five_failed_sign_ins_lock_the_account_for_fifteen_minutes(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let (app, clock) = TestApp::spawn_with_clock(backend, &[]).await?;
+    let client = app
+        .register(&claude_registration("none", CLAUDE_CALLBACK))
+        .await?;
+    let url = app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]);
+    app.sign_up_and_approve(&Browser::new(&app)?, &url, "locked@example.com")
+        .await?;
+    let browser = Browser::new(&app)?;
+    let page = browser.get(&url).await?;
+    for attempt in 1..=5 {
+        let wrong = browser
+            .submit(
+                &page,
+                &[
+                    ("email", "locked@example.com"),
+                    ("password", "guess guess guess"),
+                ],
+            )
+            .await?;
+        ensure!(wrong.status == 401, "attempt {attempt}: {}", wrong.status);
+    }
+    let right = [
+        ("email", "locked@example.com"),
+        ("password", "correct horse battery"),
+    ];
+    let locked = browser.submit(&page, &right).await?;
+    ensure!(
+        locked.status == 429 && locked.body.contains("Too many failed sign-ins"),
+        "not locked: {}",
+        locked.status
+    );
+    clock.advance(15 * 60);
+    let open = browser.submit(&page, &right).await?;
+    ensure!(
+        open.status == 302,
+        "still locked after 15 minutes: {}",
+        open.status
     );
     Ok(())
 }

@@ -370,6 +370,8 @@ async fn users_are_unique_by_email_and_found_by_id(backend: Backend) -> anyhow::
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         created_at: NOW,
         updated_at: NOW,
+        failed_sign_ins: 0,
+        locked_until: None,
     };
     store.create_user(&user).await?;
     let twin = User {

@@ -578,6 +578,14 @@ async fn sign_in(flow: &Flow<'_>, auth: &AuthRequest, params: &Params) -> Respon
             return store_down(&err);
         }
     };
+    if let Some(seconds) = user
+        .as_ref()
+        .and_then(|u| accounts::locked_for(u, flow.now))
+    {
+        let minutes = (seconds + 59) / 60;
+        let message = format!("Too many failed sign-ins. Try again in {minutes} minute(s).");
+        return flow.sign_in_page(auth, Some(&message), typed, StatusCode::TOO_MANY_REQUESTS);
+    }
     let (password, stored) = (
         password.to_owned(),
         user.as_ref().map(|u| u.password_hash.clone()),
@@ -591,6 +599,12 @@ async fn sign_in(flow: &Flow<'_>, auth: &AuthRequest, params: &Params) -> Respon
     })
     .await
     .unwrap_or(false);
+    if let Some(user) = &user
+        && let Err(err) =
+            accounts::record_sign_in(flow.state.store.as_ref(), user, verified, flow.now).await
+    {
+        return store_down(&err);
+    }
     match user {
         Some(user) if verified => {
             tracing::info!(user_id = %user.user_id, "signed in");

@@ -148,6 +148,16 @@ pub struct User {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// Failed sign-ins since the last success or lockout.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_sign_ins: u32,
+    /// Until when sign-in is refused after too many failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_until: Option<Timestamp>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A user's remembered approval of a client.
