@@ -155,3 +155,62 @@ async fn a_function_serves_only_its_own_routes() -> anyhow::Result<()> {
     ensure!(response.status() == 404, "the mcp function served /health");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_authenticated_mcp_event_reaches_the_tools_behind_api_gateway() -> anyhow::Result<()> {
+    use memory_mcp::oauth::jwt::{AccessClaims, sign};
+    use memory_mcp::store::{Grant, RefreshToken};
+
+    let dir = tempfile::tempdir()?;
+    let state = state(&dir).await?;
+    let now = state.clock.now();
+    let grant = Grant {
+        grant_id: "g-events".into(),
+        user_id: "u-events".into(),
+        client_id: "c-events".into(),
+        scope: "memories:read memories:write".into(),
+        resource: format!("{DOMAIN}/mcp"),
+        created_at: now,
+        expires_at: now + 3600,
+    };
+    let token = RefreshToken {
+        token_hash: "h-events".into(),
+        grant_id: grant.grant_id.clone(),
+        used: false,
+        created_at: now,
+        expires_at: now + 3600,
+    };
+    state.store.create_grant(&grant, &token).await?;
+    let keys = state.keys.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let access = sign(
+        keys,
+        &AccessClaims {
+            iss: DOMAIN.into(),
+            sub: grant.user_id.clone(),
+            aud: grant.resource.clone(),
+            client_id: grant.client_id.clone(),
+            scope: grant.scope.clone(),
+            exp: now + 600,
+            iat: now,
+            nbf: now,
+            jti: "j-events".into(),
+            gid: grant.grant_id.clone(),
+        },
+    )?;
+    // The trailing-slash event, as API Gateway delivers it, now with a bearer token.
+    let raw = std::fs::read_to_string(events_dir().join("mcp-trailing-slash.json"))?;
+    let mut event: Value = serde_json::from_str(&raw)?;
+    event["headers"]["authorization"] = Value::String(format!("Bearer {access}"));
+    let request = lambda_http::request::from_str(&event.to_string())?;
+    let response = dispatch(&state, Some(Function::Mcp), request).await;
+    let status = response.status();
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+    ensure!(status == 200, "{status}: {body}");
+    ensure!(
+        body["result"]["tools"]
+            .as_array()
+            .is_some_and(|t| t.len() == 5),
+        "{body}"
+    );
+    Ok(())
+}
