@@ -130,6 +130,9 @@ pub struct OAuthSettings {
     pub session_ttl: i64,
     /// How long a dynamically registered client that never obtained a token is kept, seconds.
     pub unused_client_ttl: i64,
+    /// Whether client metadata documents may be fetched over plain `http` from loopback
+    /// (local tests only; refused in the Lambda profile).
+    pub cimd_allow_http_loopback: bool,
 }
 
 fn seconds(
@@ -312,6 +315,17 @@ impl Config {
             code_ttl: seconds(&owned, "AUTH_CODE_TTL_SECONDS", 60, 10..=600)?,
             session_ttl: seconds(&owned, "SESSION_TTL_SECONDS", 7 * day, 60..=90 * day)?,
             unused_client_ttl: seconds(&owned, "UNUSED_CLIENT_TTL_SECONDS", day, 300..=365 * day)?,
+            cimd_allow_http_loopback: match (get("CIMD_ALLOW_HTTP_LOOPBACK"), profile) {
+                (None | Some("false"), _) => false,
+                (Some("true"), Profile::Local) => true,
+                (Some(other), _) => {
+                    return Err(ConfigError::Invalid {
+                        name: "CIMD_ALLOW_HTTP_LOOPBACK",
+                        value: other.to_owned(),
+                        reason: "only true or false, and true only for the local server".into(),
+                    });
+                }
+            },
         };
 
         let mcp = McpSettings {

@@ -22,6 +22,12 @@ use sha2::{Digest, Sha256};
 /// Seeds shorter than this are refused: they would not carry 128 bits of entropy.
 const MIN_SEED_LEN: usize = 32;
 
+/// Installs aws-lc (the crypto the AWS SDK already uses) as rustls's process-wide provider,
+/// which reqwest's TLS needs before any client is built. Idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// SHA-256 of `input`, lower-case hex: how codes, tokens and secrets are stored.
 pub fn sha256_hex(input: &str) -> String {
     let digest = Sha256::digest(input.as_bytes());

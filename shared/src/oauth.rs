@@ -1,6 +1,7 @@
 //! The OAuth 2.1 authorization server's pure logic: one module per RFC concern. Nothing here
 //! touches HTTP routing or the store directly except [`client_auth`]; `endpoints/` does.
 
+pub mod cimd;
 pub mod client_auth;
 pub mod client_metadata;
 pub mod error;

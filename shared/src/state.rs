@@ -7,7 +7,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, KeySource};
 use crate::crypto::{KeyError, SigningKeys};
 use crate::mcp::guard::GrantCache;
-use crate::store::{Store, StoreError};
+use crate::oauth::cimd::{CimdError, Resolver, is_document_url};
+use crate::store::{Client, Store, StoreError};
 
 /// A startup failure: the process cannot serve at all.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,19 @@ pub struct State {
     pub keys: Result<Arc<SigningKeys>, Arc<KeyError>>,
     /// Recently checked grants (bearer guard).
     pub grant_cache: GrantCache,
+    /// Client metadata documents (URL client ids).
+    pub cimd: Resolver,
+}
+
+/// Why a client could not be looked up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientLookupError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The client's metadata document could not be used.
+    #[error(transparent)]
+    Document(#[from] CimdError),
 }
 
 impl State {
@@ -76,13 +90,25 @@ impl State {
         keys: Result<Arc<SigningKeys>, Arc<KeyError>>,
     ) -> Self {
         let grant_cache = GrantCache::new(Duration::from_secs(config.mcp.grant_cache_seconds));
+        let cimd = Resolver::new(config.oauth.cimd_allow_http_loopback);
         Self {
             config,
             store,
             clock,
             keys,
             grant_cache,
+            cimd,
         }
+    }
+
+    /// A client by id: a registered one from the store, or, for a URL id, the client its
+    /// metadata document describes. `None` for an unknown or lapsed registration.
+    pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>, ClientLookupError> {
+        let now = self.clock.now();
+        if is_document_url(client_id) {
+            return Ok(Some(self.cimd.resolve(client_id, now).await?));
+        }
+        Ok(self.store.get_client(client_id, now).await?)
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod admin;
 mod authorization;
+mod cimd;
 mod discovery;
 mod expiry;
 mod mcp;

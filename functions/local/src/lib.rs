@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 /// Installs aws-lc (the crypto the AWS SDK already uses) as rustls's process-wide provider,
 /// which reqwest's TLS needs before any client is built. Idempotent.
 pub fn install_tls_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    memory_mcp::crypto::install_tls_provider();
 }
 
 /// The default port.

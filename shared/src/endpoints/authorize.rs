@@ -23,7 +23,7 @@ use crate::oauth::pkce::CodeChallenge;
 use crate::oauth::scope::{self, Scope};
 use crate::oauth::session::{CookieNames, Sealer, Session, cookie, set_cookie};
 use crate::oauth::{metadata, normalise_email, password, redirect, resource_matches};
-use crate::state::State;
+use crate::state::{ClientLookupError, State};
 use crate::store::{AuthCode, Client, Consent, StoreError, User};
 
 /// Why an authorization request cannot proceed.
@@ -91,7 +91,7 @@ async fn validate(
             "The request names no application (client_id is missing).",
         )
     })?;
-    let client = match state.store.get_client(client_id, state.clock.now()).await {
+    let client = match state.find_client(client_id).await {
         Ok(Some(client)) => client,
         Ok(None) => {
             return Err(page_error(
@@ -99,7 +99,13 @@ async fn validate(
                 "This application is not registered here (unknown client_id). Remove the connection and add it again.",
             ));
         }
-        Err(err) => {
+        Err(ClientLookupError::Document(err)) => {
+            return Err(page_error(
+                StatusCode::BAD_REQUEST,
+                format!("This application cannot be used: {err}."),
+            ));
+        }
+        Err(ClientLookupError::Store(err)) => {
             tracing::error!(error = %err, "authorize: store failure");
             return Err(page_error(
                 StatusCode::SERVICE_UNAVAILABLE,

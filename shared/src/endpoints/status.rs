@@ -19,6 +19,7 @@ pub const SPECS: &[&str] = &[
     "RFC 8414 authorization server metadata (+ OpenID discovery path)",
     "RFC 9728 protected resource metadata",
     "RFC 7591 dynamic client registration",
+    "OAuth Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document)",
     "RFC 7592 client configuration",
     "RFC 8707 resource indicators",
     "RFC 9207 authorization response iss",

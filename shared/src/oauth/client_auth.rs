@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq as _;
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use crate::crypto::sha256_hex;
-use crate::state::State;
+use crate::state::{ClientLookupError, State};
 use crate::store::Client;
 
 /// A failed authentication, and whether the client tried HTTP Basic (it then gets a
@@ -88,11 +88,16 @@ pub async fn authenticate(
             }
         },
     };
-    let now = state.clock.now();
-    let client = match state.store.get_client(&client_id, now).await {
+    let client = match state.find_client(&client_id).await {
         Ok(Some(client)) => client,
         Ok(None) => return Err(invalid_client(used_basic)),
-        Err(err) => {
+        Err(ClientLookupError::Document(err)) => {
+            return Err(AuthFailure {
+                error: OAuthError::new(ErrorCode::InvalidClient, err.to_string()),
+                basic: used_basic,
+            });
+        }
+        Err(ClientLookupError::Store(err)) => {
             return Err(AuthFailure {
                 error: OAuthError::unavailable(&err),
                 basic: used_basic,

@@ -32,7 +32,7 @@ pub fn authorization_server(base: &BaseUrl) -> Value {
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
         "authorization_response_iss_parameter_supported": true,
-        "client_id_metadata_document_supported": false,
+        "client_id_metadata_document_supported": true,
         "subject_types_supported": ["public"],
     })
 }
