@@ -136,6 +136,26 @@ pub fn parse_document(url: &str, body: &[u8]) -> Result<crate::store::ClientMeta
     }
     if let Some(map) = doc.as_object_mut() {
         map.remove("client_id");
+        // A document is written for many servers: where registration would refuse a field,
+        // drop what this server does not need rather than refuse the client.
+        map.entry("grant_types")
+            .or_insert(serde_json::json!(["authorization_code", "refresh_token"]));
+        let bad_scope = map
+            .get("scope")
+            .and_then(|s| s.as_str())
+            .is_some_and(|s| super::scope::Scope::parse(s).is_err());
+        if bad_scope {
+            map.remove("scope");
+        }
+        for field in ["client_uri", "logo_uri", "policy_uri", "tos_uri"] {
+            let https = map
+                .get(field)
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v.starts_with("https://"));
+            if !https {
+                map.remove(field);
+            }
+        }
     }
     let bytes = serde_json::to_vec(&doc).map_err(|e| invalid(e.to_string()))?;
     client_metadata::validate(&bytes).map_err(|e| invalid(e.description.into_owned()))
@@ -305,5 +325,21 @@ mod tests {
         );
         assert!(parse_document(url, secret.as_bytes()).is_err());
         assert!(parse_document(url, b"not json").is_err());
+    }
+
+    #[test]
+    fn a_document_for_other_servers_too_is_read_leniently() {
+        let url = "https://claude.ai/oauth/mcp-oauth-client-metadata";
+        let doc = format!(
+            r#"{{"client_id":"{url}","client_name":"Claude","redirect_uris":["https://claude.ai/api/mcp/auth_callback"],"scope":"openid profile","logo_uri":"http://x/l.png"}}"#
+        );
+        let meta = parse_document(url, doc.as_bytes());
+        let Ok(meta) = meta else { panic!("{meta:?}") };
+        assert_eq!(
+            meta.grant_types,
+            vec!["authorization_code", "refresh_token"]
+        );
+        assert_eq!(meta.scope, None);
+        assert_eq!(meta.logo_uri, None);
     }
 }
