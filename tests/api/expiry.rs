@@ -56,21 +56,8 @@ async fn an_access_token_lapses_and_the_refresh_token_still_works(
         status == 401,
         "an expired access token was accepted: {status} {body}"
     );
-    let refreshed: Value = app
-        .http
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                token["refresh_token"].as_str().unwrap_or_default(),
-            ),
-            ("client_id", &client.client_id),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
+    let refresh_token = token["refresh_token"].as_str().unwrap_or_default();
+    let (_, refreshed) = app.refresh(&client, refresh_token).await?;
     let fresh = Mcp::new(
         &app,
         refreshed["access_token"].as_str().context("no new token")?,
@@ -87,26 +74,13 @@ async fn a_refresh_token_lapses_after_its_lifetime(backend: Backend) -> anyhow::
         TestApp::spawn_with_clock(backend, &[("REFRESH_TOKEN_TTL_SECONDS", "3600")]).await?;
     let (client, token) = app.full_flow("rt-ttl@example.com").await?;
     clock.advance(3600);
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                token["refresh_token"].as_str().unwrap_or_default(),
-            ),
-            ("client_id", &client.client_id),
-        ])
-        .send()
+    let (status, body) = app
+        .refresh(&client, token["refresh_token"].as_str().unwrap_or_default())
         .await?;
     ensure!(
-        response.status() == 400,
-        "a lapsed refresh token worked: {}",
-        response.status()
+        status == 400 && body["error"] == "invalid_grant",
+        "a lapsed refresh token worked: {status} {body}"
     );
-    let body: Value = response.json().await?;
-    ensure!(body["error"] == "invalid_grant", "{body}");
     Ok(())
 }
 

@@ -310,20 +310,6 @@ async fn secret_clients_authenticate_by_post_or_basic_and_wrong_secrets_fail(
     Ok(())
 }
 
-async fn refresh(app: &TestApp, client: &Registered, token: &str) -> anyhow::Result<(u16, Value)> {
-    let (status, _, body) = post_form(
-        app,
-        "/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", token),
-            ("client_id", &client.client_id),
-        ],
-    )
-    .await?;
-    Ok((status, body))
-}
-
 async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family(
     backend: Backend,
 ) -> anyhow::Result<()> {
@@ -332,7 +318,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family(
     let r1 = first["refresh_token"]
         .as_str()
         .context("no refresh token")?;
-    let (status, second) = refresh(&app, &client, r1).await?;
+    let (status, second) = app.refresh(&client, r1).await?;
     ensure!(status == 200, "{second}");
     let r2 = second["refresh_token"].as_str().context("not rotated")?;
     ensure!(r1 != r2 && second["access_token"] != first["access_token"]);
@@ -360,18 +346,18 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family(
     let other = app
         .register(&claude_registration("none", CLAUDE_CALLBACK))
         .await?;
-    let (status, body) = refresh(&app, &other, &r3).await?;
+    let (status, body) = app.refresh(&other, &r3).await?;
     ensure!(
         status == 400 && body["error"] == "invalid_grant",
         "another client used it: {body}"
     );
 
-    let (status, body) = refresh(&app, &client, r1).await?;
+    let (status, body) = app.refresh(&client, r1).await?;
     ensure!(
         status == 400 && body["error"] == "invalid_grant",
         "reuse accepted: {body}"
     );
-    let (status, body) = refresh(&app, &client, &r3).await?;
+    let (status, body) = app.refresh(&client, &r3).await?;
     ensure!(
         status == 400 && body["error"] == "invalid_grant",
         "family survived reuse: {body}"
@@ -401,7 +387,7 @@ async fn rfc7009_revoking_a_refresh_or_access_token_ends_the_grant(
             "{kind}: {status}"
         );
         let refresh_token = token["refresh_token"].as_str().unwrap_or_default();
-        let (status, body) = refresh(&app, &client, refresh_token).await?;
+        let (status, body) = app.refresh(&client, refresh_token).await?;
         ensure!(
             status == 400 && body["error"] == "invalid_grant",
             "{kind}: grant survived: {body}"

@@ -284,6 +284,26 @@ impl TestApp {
             .await?)
     }
 
+    /// Exchanges a refresh token of the public `client`: (status, body).
+    pub async fn refresh(
+        &self,
+        client: &Registered,
+        refresh_token: &str,
+    ) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .http
+            .post(self.url("/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("client_id", client.client_id.as_str()),
+            ])
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await?))
+    }
+
     /// Registers a Claude-like public client, signs an existing user in, approves, and returns
     /// the client with the token response body.
     pub async fn full_flow_as(
