@@ -24,7 +24,7 @@ async fn admin_commands_manage_users_clients_and_grants(backend: Backend) -> any
     };
     if backend == Backend::DynamoDb {
         // The local server creates the tables the admin command then uses.
-        drop(TestApp::spawn_with(backend, vars.clone()).await?);
+        drop(TestApp::spawn_with(vars.clone()).await?);
     }
     let out = admin(&["create-user", "Ops@Example.com"], "correct horse battery").await?;
     ensure!(out.starts_with("created ops@example.com"), "{out}");
@@ -39,7 +39,7 @@ async fn admin_commands_manage_users_clients_and_grants(backend: Backend) -> any
     .await?;
     ensure!(out.contains("password changed"), "{out}");
 
-    let app = TestApp::spawn_with(backend, vars.clone()).await?;
+    let app = TestApp::spawn_with(vars.clone()).await?;
     let (client, _) = app
         .full_flow_as("ops@example.com", "a brand new password")
         .await?;

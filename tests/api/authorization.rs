@@ -104,9 +104,7 @@ async fn the_resource_may_be_omitted_or_carry_a_trailing_slash(
     let app = TestApp::spawn(backend, &[]).await?;
     let with_slash = app.url("/mcp/");
     for (i, resource) in [None, Some(with_slash.as_str())].into_iter().enumerate() {
-        let client = app
-            .register(&claude_registration("none", CLAUDE_CALLBACK))
-            .await?;
+        let client = app.register_claude().await?;
         let pkce = pkce();
         let browser = Browser::new(&app)?;
         let extra: Vec<(&str, &str)> = resource.map(|r| ("resource", r)).into_iter().collect();
@@ -134,9 +132,7 @@ async fn errors_before_the_redirect_uri_is_trusted_never_redirect(
     backend: Backend,
 ) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let pkce = pkce();
     let browser = Browser::new(&app)?;
     let cases = [
@@ -173,9 +169,7 @@ async fn errors_after_the_redirect_uri_is_trusted_go_back_with_state_and_iss(
     backend: Backend,
 ) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let p = pkce();
     let browser = Browser::new(&app)?;
     let base = format!(
@@ -249,9 +243,7 @@ async fn errors_after_the_redirect_uri_is_trusted_go_back_with_state_and_iss(
 
 async fn denying_consent_redirects_with_access_denied(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let browser = Browser::new(&app)?;
     let url = app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]);
     let sign_in = browser.get(&url).await?;
@@ -279,9 +271,7 @@ async fn denying_consent_redirects_with_access_denied(backend: Backend) -> anyho
 
 async fn a_returning_user_with_consent_is_not_asked_again(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let browser = Browser::new(&app)?;
     let first = app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]);
     app.sign_up_and_approve(&browser, &first, "back@example.com")
@@ -297,9 +287,7 @@ async fn a_returning_user_with_consent_is_not_asked_again(backend: Backend) -> a
     ensure!(again.redirect_param("code").is_some());
 
     // Another client: signed in already, but consent is per client.
-    let other = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let other = app.register_claude().await?;
     let page = browser
         .get(&app.authorize_url(&other, CLAUDE_CALLBACK, &pkce(), &[]))
         .await?;
@@ -312,9 +300,7 @@ async fn a_returning_user_with_consent_is_not_asked_again(backend: Backend) -> a
 
 async fn a_form_without_its_csrf_token_is_refused(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let browser = Browser::new(&app)?;
     let sign_in = browser
         .get(&app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]))
@@ -364,9 +350,7 @@ async fn a_form_without_its_csrf_token_is_refused(backend: Backend) -> anyhow::R
 
 async fn a_wrong_password_shows_the_sign_in_page_again(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let url = app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]);
     app.sign_up_and_approve(&Browser::new(&app)?, &url, "pw@example.com")
         .await?;
@@ -402,9 +386,7 @@ async fn a_wrong_password_shows_the_sign_in_page_again(backend: Backend) -> anyh
 
 async fn a_closed_policy_offers_no_sign_up(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[("SIGNUP_POLICY", "closed")]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let browser = Browser::new(&app)?;
     let sign_in = browser
         .get(&app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]))
@@ -443,9 +425,7 @@ async fn an_allow_list_only_admits_listed_emails(backend: Backend) -> anyhow::Re
         ],
     )
     .await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     for (email, allowed) in [
         ("eve@example.com", false),
         ("ada@example.com", true),
@@ -473,9 +453,7 @@ async fn pages_forbid_framing_and_set_a_safe_session_cookie(
     backend: Backend,
 ) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let browser = Browser::new(&app)?;
     let sign_in = browser
         .get(&app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]))

@@ -4,7 +4,7 @@
 
 use anyhow::{Context as _, ensure};
 use serde_json::{Value, json};
-use tests::oauth::{Browser, CLAUDE_CALLBACK, Mcp, claude_registration, pkce};
+use tests::oauth::{Browser, CLAUDE_CALLBACK, Mcp, pkce};
 use tests::{Backend, TestApp, on_both_backends};
 
 on_both_backends!(
@@ -18,9 +18,7 @@ on_both_backends!(
 async fn an_authorization_code_lapses_after_its_lifetime(backend: Backend) -> anyhow::Result<()> {
     let (app, clock) =
         TestApp::spawn_with_clock(backend, &[("AUTH_CODE_TTL_SECONDS", "60")]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let pkce = pkce();
     let url = app.authorize_url(&client, CLAUDE_CALLBACK, &pkce, &[]);
     let back = app
@@ -87,9 +85,7 @@ async fn a_refresh_token_lapses_after_its_lifetime(backend: Backend) -> anyhow::
 async fn a_sign_in_session_lapses_after_its_lifetime(backend: Backend) -> anyhow::Result<()> {
     let (app, clock) =
         TestApp::spawn_with_clock(backend, &[("SESSION_TTL_SECONDS", "600")]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let browser = Browser::new(&app)?;
     let url = app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]);
     app.sign_up_and_approve(&browser, &url, "session-ttl@example.com")
@@ -118,9 +114,7 @@ async fn five_failed_sign_ins_lock_the_account_for_fifteen_minutes(
     backend: Backend,
 ) -> anyhow::Result<()> {
     let (app, clock) = TestApp::spawn_with_clock(backend, &[]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let url = app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]);
     app.sign_up_and_approve(&Browser::new(&app)?, &url, "locked@example.com")
         .await?;

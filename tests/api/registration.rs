@@ -17,9 +17,7 @@ on_both_backends!(
 
 async fn rfc7591_a_public_claude_client_gets_no_secret(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let b = &client.body;
     ensure!(b["token_endpoint_auth_method"] == "none", "{b}");
     ensure!(
@@ -200,9 +198,7 @@ async fn rfc7591_bad_metadata_gets_the_rfc_error_and_status(
 
 async fn rfc7591_a_new_dynamic_client_lapses_if_never_used(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[("UNUSED_CLIENT_TTL_SECONDS", "3600")]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let now = app.state.clock.now();
     ensure!(
         app.state

@@ -110,9 +110,7 @@ async fn rfc9068_the_access_token_is_an_at_jwt_for_the_mcp_url(
 
 async fn a_code_is_single_use(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let (code, verifier) = code_for(&app, &client, "once@example.com").await?;
     let first = app
         .exchange(&client, &code, CLAUDE_CALLBACK, &verifier)
@@ -132,9 +130,7 @@ async fn fifty_concurrent_redemptions_of_one_code_give_exactly_one_token(
     backend: Backend,
 ) -> anyhow::Result<()> {
     let app = Arc::new(TestApp::spawn(backend, &[]).await?);
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let (code, verifier) = code_for(&app, &client, "race@example.com").await?;
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -169,12 +165,8 @@ async fn a_code_is_bound_to_its_client_redirect_uri_and_verifier(
     backend: Backend,
 ) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
-    let other = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
+    let other = app.register_claude().await?;
     let cases: [(&str, Box<FormFor<'_>>); 4] = [
         (
             "another client",
@@ -343,9 +335,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family(
         .context("not rotated")?
         .to_owned();
 
-    let other = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let other = app.register_claude().await?;
     let (status, body) = app.refresh(&other, &r3).await?;
     ensure!(
         status == 400 && body["error"] == "invalid_grant",
@@ -403,9 +393,7 @@ async fn rfc7009_revoking_a_refresh_or_access_token_ends_the_grant(
             .await?;
         ensure!(grant.is_none(), "{kind}: grant still live");
     }
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let (status, _, _) = post_form(
         &app,
         "/revoke",
@@ -454,9 +442,7 @@ async fn rfc7662_introspection_reports_active_tokens_to_their_confidential_clien
     );
     let garbage: Value = ask("garbage").await?.json().await?;
     ensure!(garbage == serde_json::json!({"active": false}), "{garbage}");
-    let public = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let public = app.register_claude().await?;
     let (status, _, body) = post_form(
         &app,
         "/introspect",
@@ -469,9 +455,7 @@ async fn rfc7662_introspection_reports_active_tokens_to_their_confidential_clien
 
 async fn bad_token_requests_get_the_rfc_error_never_5xx(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    let client = app
-        .register(&claude_registration("none", CLAUDE_CALLBACK))
-        .await?;
+    let client = app.register_claude().await?;
     let id = client.client_id.as_str();
     let verifier = "a".repeat(43);
     let cases: Vec<BadRequest<'_>> = vec![

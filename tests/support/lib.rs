@@ -78,10 +78,7 @@ impl TestApp {
     }
 
     /// Starts the local server with exactly the configuration `env` (which names the store).
-    pub async fn spawn_with(
-        _backend: Backend,
-        env: HashMap<String, String>,
-    ) -> anyhow::Result<Self> {
+    pub async fn spawn_with(env: HashMap<String, String>) -> anyhow::Result<Self> {
         Self::start(env, tempfile::tempdir()?, Arc::new(SystemClock)).await
     }
 
@@ -118,7 +115,7 @@ impl TestApp {
         data: TempDir,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        local::install_tls_provider();
+        memory_mcp::crypto::install_tls_provider();
         let server = local::bind_with_clock(0, env, clock).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let (base_url, state) = (server.base_url.clone(), Arc::clone(&server.state));

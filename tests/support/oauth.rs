@@ -189,6 +189,12 @@ impl TestApp {
         })
     }
 
+    /// Registers a public client shaped like Claude's (`none`, Claude's callback).
+    pub async fn register_claude(&self) -> anyhow::Result<Registered> {
+        self.register(&claude_registration("none", CLAUDE_CALLBACK))
+            .await
+    }
+
     /// The authorization URL for `client` with PKCE `pkce` and extra parameters.
     pub fn authorize_url(
         &self,
@@ -311,9 +317,7 @@ impl TestApp {
         email: &str,
         password: &str,
     ) -> anyhow::Result<(Registered, Value)> {
-        let client = self
-            .register(&claude_registration("none", CLAUDE_CALLBACK))
-            .await?;
+        let client = self.register_claude().await?;
         let pkce = pkce();
         let browser = Browser::new(self)?;
         let sign_in = browser
@@ -340,9 +344,7 @@ impl TestApp {
     /// Registers a Claude-like public client, signs a new user up and returns the token
     /// response body with the client.
     pub async fn full_flow(&self, email: &str) -> anyhow::Result<(Registered, Value)> {
-        let client = self
-            .register(&claude_registration("none", CLAUDE_CALLBACK))
-            .await?;
+        let client = self.register_claude().await?;
         let pkce = pkce();
         let browser = Browser::new(self)?;
         let url = self.authorize_url(&client, CLAUDE_CALLBACK, &pkce, &[]);

@@ -26,12 +26,6 @@ use memory_mcp::store::{DynamoStore, Store, StoreSettings};
 use memory_mcp::{State, dispatch};
 use tokio::net::TcpListener;
 
-/// Installs aws-lc (the crypto the AWS SDK already uses) as rustls's process-wide provider,
-/// which reqwest's TLS needs before any client is built. Idempotent.
-pub fn install_tls_provider() {
-    memory_mcp::crypto::install_tls_provider();
-}
-
 /// The default port.
 pub const DEFAULT_PORT: u16 = 8788;
 

@@ -565,7 +565,7 @@ impl Smoke {
 
 /// Runs the whole checklist.
 pub async fn run(opts: Options) -> anyhow::Result<Report> {
-    crate::install_tls_provider();
+    memory_mcp::crypto::install_tls_provider();
     let base = opts.base_url.trim_end_matches('/').to_owned();
     let http = reqwest::Client::builder()
         .cookie_store(true)

@@ -17,9 +17,7 @@ use crate::state::State;
 use crate::store::{Client, StoreError};
 
 fn respond(error: OAuthError) -> Response {
-    let mut response = error.into_response(false);
-    http::cors(&mut response);
-    response
+    error.into_response(false)
 }
 
 fn client_json(client: &Client, base: &crate::config::BaseUrl) -> Value {

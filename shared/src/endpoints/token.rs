@@ -22,15 +22,11 @@ use crate::state::State;
 use crate::store::{Client, Grant, RefreshToken, Rotation, new_id};
 
 fn fail(error: OAuthError) -> Response {
-    let mut response = error.into_response(false);
-    http::cors(&mut response);
-    response
+    error.into_response(false)
 }
 
 fn auth_failed(failure: AuthFailure) -> Response {
-    let mut response = failure.error.into_response(failure.basic);
-    http::cors(&mut response);
-    response
+    failure.error.into_response(failure.basic)
 }
 
 /// The form parameters of a token-style request, or the error response.

@@ -120,8 +120,9 @@ impl OAuthError {
         )
     }
 
-    /// The JSON error response. `invalid_client` after HTTP Basic authentication also gets a
-    /// `WWW-Authenticate: Basic` challenge (RFC 6749 §5.2).
+    /// The JSON error response, readable cross-origin like every endpoint that sends it
+    /// (registration, token, revocation, introspection). `invalid_client` after HTTP Basic
+    /// authentication also gets a `WWW-Authenticate: Basic` challenge (RFC 6749 §5.2).
     pub fn into_response(self, basic_challenge: bool) -> Response {
         let mut response = http::error(self.code.status(), self.code.as_str(), &self.description);
         if self.code == ErrorCode::InvalidClient && basic_challenge {
@@ -133,6 +134,7 @@ impl OAuthError {
         response
             .headers_mut()
             .insert(::http::header::PRAGMA, HeaderValue::from_static("no-cache"));
+        http::cors(&mut response);
         response
     }
 }
