@@ -7,6 +7,7 @@
 //! client as a Lambda invocation failure (a 5xx).
 
 pub mod accounts;
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod crypto;

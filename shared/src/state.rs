@@ -121,8 +121,7 @@ async fn load_keys(source: &KeySource) -> Result<SigningKeys, KeyError> {
                 .map_err(|e| KeyError::Malformed(e.to_string()))?
         }
         KeySource::Secret(id) => {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let client = aws_sdk_secretsmanager::Client::new(&config);
+            let client = aws_sdk_secretsmanager::Client::new(crate::aws::defaults().await);
             let secret = client
                 .get_secret_value()
                 .secret_id(id)

@@ -43,9 +43,7 @@ async fn admin_commands_manage_users_clients_and_grants(backend: Backend) -> any
     let (client, _) = app
         .full_flow_as("ops@example.com", "a brand new password")
         .await?;
-    drop(app);
-    // The stopped server's connections let go of the embedded file a moment later.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.stop().await?;
 
     let out = admin(&["list-clients"], "").await?;
     ensure!(

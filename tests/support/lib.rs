@@ -8,6 +8,7 @@ pub mod oauth;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use memory_mcp::clock::{Clock, FakeClock, SystemClock};
 use memory_mcp::store::{DynamoStore, EmbeddedStore, Store};
@@ -67,7 +68,8 @@ pub struct TestApp {
     /// The server's state (to seed or inspect the store).
     pub state: Arc<memory_mcp::State>,
     _data: TempDir,
-    _stop: oneshot::Sender<()>,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
 }
 
 impl TestApp {
@@ -119,7 +121,7 @@ impl TestApp {
         let server = local::bind_with_clock(0, env, clock).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let (base_url, state) = (server.base_url.clone(), Arc::clone(&server.state));
-        tokio::spawn(server.run(async {
+        let server = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
         let http = reqwest::Client::builder()
@@ -130,8 +132,31 @@ impl TestApp {
             http,
             state,
             _data: data,
-            _stop: stop,
+            stop,
+            server,
         })
+    }
+
+    /// Stops the server and waits until nothing of it holds the store any more (the embedded
+    /// file can then be opened by another process or command). Dropping a `TestApp` stops the
+    /// server too, without waiting.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let Self {
+            state,
+            stop,
+            server,
+            ..
+        } = self;
+        let _ = stop.send(());
+        server.await?;
+        // The last connection task lets go of its state just after the server is told it ended.
+        for _ in 0..500 {
+            if Arc::strong_count(&state) == 1 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        anyhow::bail!("the stopped server still holds its state after 5 s")
     }
 
     /// The URL of `path` on the server.

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
 use lambda_http::Body;
 use memory_mcp::clock::{Clock, SystemClock};
 use memory_mcp::config::{Config, Profile};
@@ -31,6 +32,10 @@ pub const DEFAULT_PORT: u16 = 8788;
 
 /// API Gateway refuses larger payloads to Lambda (6 MB); so does the local server.
 const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// How long a stopping server waits for the requests in flight (API Gateway's own limit on an
+/// integration is 30 s; no handler here comes near it).
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A bound, configured server that has not started serving yet.
 pub struct Server {
@@ -88,12 +93,15 @@ pub async fn bind_with_clock(
 }
 
 impl Server {
-    /// Serves until `shutdown` completes.
+    /// Serves until `shutdown` completes, then lets the requests in flight finish (closing idle
+    /// keep-alive connections at once) for at most [`DRAIN_TIMEOUT`]. When it returns, no
+    /// connection is served any more.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
-                () = &mut shutdown => return,
+                () = &mut shutdown => break,
                 accepted = self.listener.accept() => accepted,
             };
             let (stream, _) = match accepted {
@@ -104,17 +112,25 @@ impl Server {
                 }
             };
             let state = Arc::clone(&self.state);
+            let service = hyper::service::service_fn(move |req| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, Infallible>(handle(&state, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            let conn = graceful.watch(conn);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let state = Arc::clone(&state);
-                    async move { Ok::<_, Infallible>(handle(&state, req).await) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service);
                 if let Err(err) = conn.await {
                     tracing::debug!(error = %err, "connection ended with an error");
                 }
             });
+        }
+        drop(self.listener);
+        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("requests still running after the drain timeout were cut off");
         }
     }
 }

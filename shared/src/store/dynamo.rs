@@ -101,20 +101,24 @@ impl DynamoStore {
     /// server) it falls back to region `us-east-1` and, when the environment holds no access key,
     /// to static local credentials, which such servers accept.
     pub async fn connect(prefix: &str, endpoint_url: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(url) = endpoint_url {
-            let region = aws_config::meta::region::RegionProviderChain::default_provider()
-                .or_else(aws_config::Region::new("us-east-1"));
-            loader = loader.endpoint_url(url).region(region);
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                    "local", "local", None, None, "local",
-                ));
-            }
+        let Some(url) = endpoint_url else {
+            return Self {
+                client: Dynamo::new(crate::aws::defaults().await),
+                prefix: prefix.to_owned(),
+            };
+        };
+        let region = aws_config::meta::region::RegionProviderChain::default_provider()
+            .or_else(aws_config::Region::new("us-east-1"));
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(url)
+            .region(region);
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "local",
+            ));
         }
-        let config = loader.load().await;
         Self {
-            client: Dynamo::new(&config),
+            client: Dynamo::new(&loader.load().await),
             prefix: prefix.to_owned(),
         }
     }
