@@ -11,6 +11,7 @@ pub mod pages;
 pub mod params;
 pub mod password;
 pub mod pkce;
+pub mod prompt;
 pub mod redirect;
 pub mod scope;
 pub mod session;

@@ -19,6 +19,8 @@ on_both_backends!(
     a_closed_policy_offers_no_sign_up,
     an_allow_list_only_admits_listed_emails,
     pages_forbid_framing_and_set_a_safe_session_cookie,
+    prompt_none_answers_without_showing_a_page,
+    prompt_login_and_consent_show_their_pages_again,
 );
 
 async fn a_claude_client_completes_the_flow_with_code_state_and_iss(
@@ -509,6 +511,123 @@ async fn pages_forbid_framing_and_set_a_safe_session_cookie(
     ensure!(
         user.password_hash.starts_with("$argon2id$"),
         "password not hashed with argon2id"
+    );
+    Ok(())
+}
+
+/// The error (or code) a redirect back to Claude carries, after checking `state` and `iss`.
+fn redirect_outcome(app: &TestApp, page: &tests::oauth::Page) -> anyhow::Result<String> {
+    ensure!(
+        page.status == 302,
+        "expected a redirect: {} {}",
+        page.status,
+        page.body
+    );
+    ensure!(
+        page.redirect_param("state").as_deref() == Some("st4te"),
+        "{page:?}"
+    );
+    ensure!(
+        page.redirect_param("iss").as_deref() == Some(app.base_url.as_str()),
+        "{page:?}"
+    );
+    Ok(page
+        .redirect_param("error")
+        .or_else(|| page.redirect_param("code").map(|_| "code".to_owned()))
+        .unwrap_or_default())
+}
+
+async fn prompt_none_answers_without_showing_a_page(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend, &[]).await?;
+    let client = app.register_claude().await?;
+    let browser = Browser::new(&app)?;
+    let silent =
+        |client| app.authorize_url(client, CLAUDE_CALLBACK, &pkce(), &[("prompt", "none")]);
+
+    let page = browser.get(&silent(&client)).await?;
+    ensure!(redirect_outcome(&app, &page)? == "login_required");
+
+    let first = app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]);
+    app.sign_up_and_approve(&browser, &first, "silent@example.com")
+        .await?;
+    let page = browser.get(&silent(&client)).await?;
+    ensure!(redirect_outcome(&app, &page)? == "code");
+
+    let other = app.register_claude().await?;
+    let page = browser.get(&silent(&other)).await?;
+    ensure!(redirect_outcome(&app, &page)? == "consent_required");
+
+    let page = browser
+        .get(&app.authorize_url(
+            &client,
+            CLAUDE_CALLBACK,
+            &pkce(),
+            &[("prompt", "none login")],
+        ))
+        .await?;
+    ensure!(redirect_outcome(&app, &page)? == "invalid_request");
+    let page = browser
+        .get(&app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[("prompt", "create")]))
+        .await?;
+    ensure!(redirect_outcome(&app, &page)? == "invalid_request");
+    Ok(())
+}
+
+async fn prompt_login_and_consent_show_their_pages_again(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend, &[]).await?;
+    let client = app.register_claude().await?;
+    let browser = Browser::new(&app)?;
+    let first = app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[]);
+    app.sign_up_and_approve(&browser, &first, "again@example.com")
+        .await?;
+
+    // Consent on record, session valid: prompt=consent still asks.
+    let with = |prompt| app.authorize_url(&client, CLAUDE_CALLBACK, &pkce(), &[("prompt", prompt)]);
+    let consent = browser.get(&with("consent")).await?;
+    ensure!(
+        consent.status == 200 && consent.body.contains("decision"),
+        "prompt=consent skipped the consent page: {}",
+        consent.status
+    );
+    let back = browser.submit(&consent, &[("decision", "allow")]).await?;
+    ensure!(redirect_outcome(&app, &back)? == "code");
+
+    // prompt=login asks for the password although the session is valid; consent is then
+    // remembered, so the sign-in leads straight back.
+    let sign_in = browser.get(&with("login")).await?;
+    ensure!(
+        sign_in.status == 200
+            && sign_in.body.contains("name=\"password\"")
+            && !sign_in.body.contains("decision"),
+        "prompt=login did not ask to sign in: {}",
+        sign_in.status
+    );
+    let back = browser
+        .submit(
+            &sign_in,
+            &[
+                ("email", "again@example.com"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await?;
+    ensure!(redirect_outcome(&app, &back)? == "code");
+
+    // Both at once: sign in, then the consent page.
+    let sign_in = browser.get(&with("login consent")).await?;
+    let consent = browser
+        .submit(
+            &sign_in,
+            &[
+                ("email", "again@example.com"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await?;
+    ensure!(
+        consent.status == 200 && consent.body.contains("decision"),
+        "prompt=login consent skipped the consent page: {}",
+        consent.status
     );
     Ok(())
 }

@@ -53,6 +53,11 @@ async fn rfc8414_metadata_advertises_exactly_what_is_implemented(
         "{m}"
     );
     ensure!(
+        m["prompt_values_supported"]
+            == serde_json::json!(["none", "login", "consent", "select_account"]),
+        "{m}"
+    );
+    ensure!(
         m["grant_types_supported"] == serde_json::json!(["authorization_code", "refresh_token"]),
         "{m}"
     );

@@ -20,6 +20,7 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pages::{self, Context};
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeChallenge;
+use crate::oauth::prompt::Prompt;
 use crate::oauth::scope::{self, Scope};
 use crate::oauth::session::{CookieNames, Sealer, Session, cookie, set_cookie};
 use crate::oauth::{metadata, normalise_email, password, redirect, resource_matches};
@@ -46,6 +47,7 @@ struct AuthRequest {
     challenge: CodeChallenge,
     scope: Scope,
     resource: String,
+    prompt: Prompt,
     /// The request's own parameters, re-sent by every form.
     echo: Vec<(&'static str, String)>,
 }
@@ -190,6 +192,9 @@ async fn validate(
         ));
     }
 
+    let prompt =
+        Prompt::parse(params.get("prompt")).map_err(|e| back(ErrorCode::InvalidRequest, e))?;
+
     let mut echo = vec![
         ("response_type", "code".to_owned()),
         ("client_id", client.client_id.clone()),
@@ -197,7 +202,7 @@ async fn validate(
         ("code_challenge", challenge.as_str().to_owned()),
         ("code_challenge_method", "S256".to_owned()),
     ];
-    for name in ["state", "scope", "resource"] {
+    for name in ["state", "scope", "resource", "prompt"] {
         if let Some(value) = params.get(name) {
             echo.push((name, value.to_owned()));
         }
@@ -209,8 +214,25 @@ async fn validate(
         challenge,
         scope,
         resource,
+        prompt,
         echo,
     })
+}
+
+/// The error response to the client (RFC 6749 §4.1.2.1), with `state` and `iss` (RFC 9207).
+fn error_redirect(
+    base: &BaseUrl,
+    to: &str,
+    state: Option<&str>,
+    code: &str,
+    description: &str,
+) -> Response {
+    let mut back = vec![("error", code), ("error_description", description)];
+    if let Some(s) = state {
+        back.push(("state", s));
+    }
+    back.push(("iss", base.as_str()));
+    redirect_to(to, &back, &[])
 }
 
 /// The redirect to the client with `params` added to its query (RFC 6749 §4.1.2).
@@ -432,7 +454,35 @@ impl Flow<'_> {
         }))
     }
 
-    /// Signed in: approve at once if consent is on record, else ask.
+    /// An error back to the client of a validated request.
+    fn back(&self, auth: &AuthRequest, code: &str, description: &str) -> Response {
+        error_redirect(
+            &self.base,
+            &auth.redirect_uri,
+            auth.state.as_deref(),
+            code,
+            description,
+        )
+    }
+
+    /// `prompt=none`: the code at once, or the error saying which page would have shown.
+    async fn without_pages(&self, auth: &AuthRequest, signed_in: Option<(User, i64)>) -> Response {
+        let Some((user, auth_time)) = signed_in else {
+            return self.back(auth, "login_required", "the user is not signed in");
+        };
+        match self.consent_covers(&user, auth).await {
+            Ok(true) => self.approve(auth, &user, auth_time, &[]).await,
+            Ok(false) => self.back(
+                auth,
+                "consent_required",
+                "the user has not approved this application",
+            ),
+            Err(err) => store_down(&err),
+        }
+    }
+
+    /// Signed in: approve at once if consent is on record (and `prompt=consent` was not
+    /// asked), else ask.
     async fn after_sign_in(
         &self,
         auth: &AuthRequest,
@@ -440,6 +490,9 @@ impl Flow<'_> {
         auth_time: i64,
         cookies: &[String],
     ) -> Response {
+        if auth.prompt.consent {
+            return self.consent_page(auth, user, cookies);
+        }
         match self.consent_covers(user, auth).await {
             Ok(true) => self.approve(auth, user, auth_time, cookies).await,
             Ok(false) => self.consent_page(auth, user, cookies),
@@ -486,15 +539,13 @@ pub async fn authorize(state: &State, req: &Request) -> Response {
             state: s,
             error,
         }) => {
-            let mut back = vec![
-                ("error", error.code.as_str()),
-                ("error_description", error.description.as_ref()),
-            ];
-            if let Some(s) = &s {
-                back.push(("state", s));
-            }
-            back.push(("iss", base.as_str()));
-            return redirect_to(&to, &back, &[]);
+            return error_redirect(
+                &base,
+                &to,
+                s.as_deref(),
+                error.code.as_str(),
+                &error.description,
+            );
         }
     };
     let names = CookieNames::for_origin(base.is_loopback());
@@ -521,9 +572,13 @@ pub async fn authorize(state: &State, req: &Request) -> Response {
     };
 
     if !is_post {
+        if auth.prompt.none {
+            return flow.without_pages(&auth, signed_in).await;
+        }
         let wants_signup =
             params.get("screen") == Some("signup") && state.config.oauth.signup.offers_signup();
-        return match signed_in {
+        // `prompt=login`: the session is not reused (a new sign-in replaces it).
+        return match signed_in.filter(|_| !auth.prompt.login) {
             Some((user, auth_time)) => flow.after_sign_in(&auth, &user, auth_time, &[]).await,
             None if wants_signup => flow.sign_up_page(&auth, None, "", StatusCode::OK),
             None => flow.sign_in_page(&auth, None, "", StatusCode::OK),
@@ -702,15 +757,7 @@ async fn decide(
         }
         Some("deny") => {
             tracing::info!(client_id = %auth.client.client_id, user_id = %user.user_id, "access denied by the user");
-            let mut back = vec![
-                ("error", "access_denied"),
-                ("error_description", "the user denied access"),
-            ];
-            if let Some(s) = &auth.state {
-                back.push(("state", s));
-            }
-            back.push(("iss", flow.base.as_str()));
-            redirect_to(&auth.redirect_uri, &back, &[])
+            flow.back(auth, "access_denied", "the user denied access")
         }
         _ => pages::error_page(StatusCode::BAD_REQUEST, "Choose Allow or Deny."),
     }

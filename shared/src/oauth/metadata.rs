@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::client_metadata::{AUTH_METHODS, GRANT_TYPES};
+use super::prompt;
 use super::scope::SUPPORTED;
 use crate::config::BaseUrl;
 
@@ -26,6 +27,7 @@ pub fn authorization_server(base: &BaseUrl) -> Value {
         "scopes_supported": SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
+        "prompt_values_supported": prompt::SUPPORTED,
         "grant_types_supported": GRANT_TYPES,
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
