@@ -1,5 +1,6 @@
-//! Account operations shared by the sign-up page and the admin command: creating a user,
-//! setting a password, and revoking everything a user has granted.
+//! Account operations shared by the pages (sign-in, sign-up, connected applications) and the
+//! admin command: creating a user, checking a password with lockout, setting a password, and
+//! revoking what a user has granted.
 
 use crate::oauth::{normalise_email, password};
 use crate::store::{Store, StoreError, Timestamp, User, new_id};
@@ -127,6 +128,75 @@ pub async fn revoke_everything(
             .map_err(AccountError::Store)?;
     }
     Ok((grants.len(), consents.len()))
+}
+
+/// Withdraws a user's consent for one client and revokes the user's grants to it: the
+/// client's tokens stop working and its next authorization asks again. Returns (grants
+/// revoked, whether a consent was withdrawn).
+pub async fn disconnect(
+    store: &dyn Store,
+    user_id: &str,
+    client_id: &str,
+    now: Timestamp,
+) -> Result<(Vec<String>, bool), StoreError> {
+    let mut revoked = Vec::new();
+    for grant in store.list_grants(user_id, now).await? {
+        if grant.client_id == client_id && store.revoke_grant(&grant.grant_id).await? {
+            revoked.push(grant.grant_id);
+        }
+    }
+    let withdrawn = store.delete_consent(user_id, client_id).await?;
+    Ok((revoked, withdrawn))
+}
+
+/// The outcome of a sign-in attempt.
+#[derive(Debug)]
+pub enum SignIn {
+    /// The password is right.
+    Verified(User),
+    /// Unknown address or wrong password (which of the two is not told).
+    Refused,
+    /// Too many failures: locked for this many more minutes.
+    Locked(i64),
+}
+
+/// Checks `password` for the (normalised) `email`, counting failures towards a lockout. An
+/// unknown address costs as much time as a wrong password.
+pub async fn sign_in(
+    store: &dyn Store,
+    email: &str,
+    password: &str,
+    now: Timestamp,
+) -> Result<SignIn, StoreError> {
+    if password.len() > password::MAX_LEN {
+        return Ok(SignIn::Refused);
+    }
+    let user = store.get_user_by_email(email).await?;
+    if let Some(seconds) = user.as_ref().and_then(|u| locked_for(u, now)) {
+        return Ok(SignIn::Locked((seconds + 59) / 60));
+    }
+    let (password, stored) = (
+        password.to_owned(),
+        user.as_ref().map(|u| u.password_hash.clone()),
+    );
+    let verified = tokio::task::spawn_blocking(move || match stored {
+        Some(phc) => password::verify(&password, &phc),
+        None => {
+            password::verify_dummy(&password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false);
+    let Some(user) = user else {
+        return Ok(SignIn::Refused);
+    };
+    record_sign_in(store, &user, verified, now).await?;
+    Ok(if verified {
+        SignIn::Verified(user)
+    } else {
+        SignIn::Refused
+    })
 }
 
 /// Failed sign-ins that lock an account.

@@ -5,6 +5,7 @@
 //! against this list. Paths are matched exactly (`/mcp` and `/mcp/` are separate entries, never
 //! a redirect) with `{name}` standing for one path segment.
 
+pub mod account;
 pub mod authorize;
 pub mod discovery;
 pub mod mcp;
@@ -22,7 +23,7 @@ pub enum Function {
     Discovery,
     /// `functions/register`: dynamic client registration.
     Register,
-    /// `functions/authorize`: sign-in, sign-up, consent.
+    /// `functions/authorize`: sign-in, sign-up, consent, the account page.
     Authorize,
     /// `functions/token`: token, revocation, introspection.
     Token,
@@ -82,6 +83,8 @@ pub enum Endpoint {
     RegistrationDelete,
     /// GET/POST `/authorize`.
     Authorize,
+    /// GET/POST `/account`: connected applications.
+    Account,
     /// POST `/token`.
     Token,
     /// POST `/revoke`.
@@ -222,6 +225,8 @@ pub const ROUTES: &[Route] = &[
         "/authorize",
         Endpoint::Authorize,
     ),
+    route(Function::Authorize, "GET", "/account", Endpoint::Account),
+    route(Function::Authorize, "POST", "/account", Endpoint::Account),
     route(Function::Token, "POST", "/token", Endpoint::Token),
     route(Function::Token, "OPTIONS", "/token", Endpoint::Preflight),
     route(Function::Token, "POST", "/revoke", Endpoint::Revoke),
@@ -284,6 +289,7 @@ pub async fn dispatch(state: &State, only: Option<Function>, req: Request) -> Re
         Endpoint::RegistrationUpdate => register::update(state, &req, last_segment()).await,
         Endpoint::RegistrationDelete => register::delete(state, &req, last_segment()).await,
         Endpoint::Authorize => authorize::authorize(state, &req).await,
+        Endpoint::Account => account::account(state, &req).await,
         Endpoint::Token => token::token(state, &req).await,
         Endpoint::Revoke => token::revoke(state, &req).await,
         Endpoint::Introspect => token::introspect(state, &req).await,

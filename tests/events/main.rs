@@ -71,6 +71,7 @@ const CASES: &[(&str, Function, u16, Check)] = &[
     ("authorize-no-client-id", Function::Authorize, 400, |b| {
         b.is_null()
     }),
+    ("account-sign-in", Function::Authorize, 200, |b| b.is_null()),
     ("token-unsupported-grant", Function::Token, 401, |b| {
         b["error"] == "invalid_client"
     }),

@@ -126,5 +126,40 @@ for (const { backend, url: base } of baseUrls()) {
       await page.screenshot({ path: `${shots}${backend}-5-error.png` });
       await context.close();
     });
+
+    it('lists the connected application on /account and disconnects it', async () => {
+      const { server, port } = await callbackServer();
+      try {
+        const client = await register(base, port);
+        const email = uniqueEmail('account');
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(authorizeUrl(base, client, port, pkce().challenge));
+        await page.getByRole('link', { name: 'Create one' }).click();
+        await page.getByLabel('Email').fill(email);
+        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Create account' }).click();
+        await page.getByRole('button', { name: 'Allow' }).click();
+        await page.waitForSelector('text=Connected');
+
+        await page.goto(new URL('/account', base).href);
+        assert.equal(await page.locator('h1').innerText(), 'Connected applications');
+        const listed = await page.locator('main').innerText();
+        assert.match(listed, new RegExp(`Signed in as ${email.replace('.', '\\.')}`));
+        assert.match(listed, /Claude Code/);
+        assert.match(listed, /Read and search your memories; Add and delete your memories/);
+        await page.screenshot({ path: `${shots}${backend}-6-account.png` });
+        await page.getByRole('button', { name: 'Disconnect' }).click();
+        await page.waitForSelector('text=The application was disconnected.');
+        assert.doesNotMatch(await page.locator('main').innerText(), /Claude Code/);
+        await page.screenshot({ path: `${shots}${backend}-7-disconnected.png` });
+
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.waitForSelector('text=Sign in to see and disconnect');
+        await context.close();
+      } finally {
+        server.close();
+      }
+    });
   });
 }

@@ -141,8 +141,28 @@ impl Browser {
         Self::page(self.http.get(url).send().await?).await
     }
 
-    /// Submits the first form of `page` with its hidden inputs plus `fields`.
+    /// POSTs `form` to `path` on the server, as a page's form would.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<Page> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .form(form)
+            .send()
+            .await?;
+        Self::page(response).await
+    }
+
+    /// Submits the first form of `page` (to its `action`) with its hidden inputs plus `fields`.
     pub async fn submit(&self, page: &Page, fields: &[(&str, &str)]) -> anyhow::Result<Page> {
+        let action = page
+            .body
+            .split("<form")
+            .nth(1)
+            .and_then(|tag| tag.split('>').next())
+            .and_then(|tag| tag.split("action=\"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .context("the form has no action")?
+            .to_owned();
         let mut form = hidden_inputs(&page.body);
         if form.is_empty() {
             bail!(
@@ -157,7 +177,7 @@ impl Browser {
         }
         let response = self
             .http
-            .post(format!("{}/authorize", self.base_url))
+            .post(format!("{}{action}", self.base_url))
             .form(&form)
             .send()
             .await?;

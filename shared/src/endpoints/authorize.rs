@@ -12,7 +12,7 @@ use ::http::header::{COOKIE, HeaderValue, LOCATION, SET_COOKIE};
 use ::http::{Method, StatusCode};
 use lambda_http::Body;
 
-use crate::accounts::{self, AccountError};
+use crate::accounts::{self, AccountError, SignIn};
 use crate::config::BaseUrl;
 use crate::crypto::{random_token, sha256_hex};
 use crate::http::{self, Request, Response};
@@ -23,7 +23,7 @@ use crate::oauth::pkce::CodeChallenge;
 use crate::oauth::prompt::Prompt;
 use crate::oauth::scope::{self, Scope};
 use crate::oauth::session::{CookieNames, Sealer, Session, cookie, set_cookie};
-use crate::oauth::{metadata, normalise_email, password, redirect, resource_matches};
+use crate::oauth::{metadata, normalise_email, redirect, resource_matches};
 use crate::state::{ClientLookupError, State};
 use crate::store::{AuthCode, Client, Consent, StoreError, User};
 
@@ -270,14 +270,6 @@ fn origin_of(uri: &str) -> String {
         .unwrap_or_default()
 }
 
-fn scope_description(name: &str) -> &'static str {
-    match name {
-        scope::READ => "Read and search your memories",
-        scope::WRITE => "Add and delete your memories",
-        _ => "Other access",
-    }
-}
-
 /// Per-request context for rendering and cookies.
 struct Flow<'a> {
     state: &'a State,
@@ -368,11 +360,8 @@ impl Flow<'_> {
             return http::unavailable();
         };
         let hidden = self.hidden(auth, &csrf);
-        let scopes: Vec<(&str, &str)> = auth
-            .scope
-            .iter()
-            .map(|s| (s, scope_description(s)))
-            .collect();
+        let scopes: Vec<(&str, &str)> =
+            auth.scope.iter().map(|s| (s, scope::describe(s))).collect();
         let host = auth
             .redirect_uri
             .parse::<::http::Uri>()
@@ -625,54 +614,22 @@ async fn sign_in(flow: &Flow<'_>, auth: &AuthRequest, params: &Params) -> Respon
             StatusCode::BAD_REQUEST,
         );
     };
-    if password.len() > password::MAX_LEN {
-        return flow.sign_in_page(
-            auth,
-            Some("Wrong email or password."),
-            typed,
-            StatusCode::UNAUTHORIZED,
-        );
-    }
-    let user = match flow.state.store.get_user_by_email(&email).await {
-        Ok(user) => user,
-        Err(err) => {
-            return store_down(&err);
-        }
-    };
-    if let Some(seconds) = user
-        .as_ref()
-        .and_then(|u| accounts::locked_for(u, flow.now))
-    {
-        let minutes = (seconds + 59) / 60;
-        let message = format!("Too many failed sign-ins. Try again in {minutes} minute(s).");
-        return flow.sign_in_page(auth, Some(&message), typed, StatusCode::TOO_MANY_REQUESTS);
-    }
-    let (password, stored) = (
-        password.to_owned(),
-        user.as_ref().map(|u| u.password_hash.clone()),
-    );
-    let verified = tokio::task::spawn_blocking(move || match stored {
-        Some(phc) => password::verify(&password, &phc),
-        None => {
-            password::verify_dummy(&password);
-            false
-        }
-    })
-    .await
-    .unwrap_or(false);
-    if let Some(user) = &user
-        && let Err(err) =
-            accounts::record_sign_in(flow.state.store.as_ref(), user, verified, flow.now).await
-    {
-        return store_down(&err);
-    }
-    match user {
-        Some(user) if verified => {
+    let outcome =
+        match accounts::sign_in(flow.state.store.as_ref(), &email, password, flow.now).await {
+            Ok(outcome) => outcome,
+            Err(err) => return store_down(&err),
+        };
+    match outcome {
+        SignIn::Verified(user) => {
             tracing::info!(user_id = %user.user_id, "signed in");
             let cookie = flow.session_cookie(&user);
             flow.after_sign_in(auth, &user, flow.now, &[cookie]).await
         }
-        _ => flow.sign_in_page(
+        SignIn::Locked(minutes) => {
+            let message = format!("Too many failed sign-ins. Try again in {minutes} minute(s).");
+            flow.sign_in_page(auth, Some(&message), typed, StatusCode::TOO_MANY_REQUESTS)
+        }
+        SignIn::Refused => flow.sign_in_page(
             auth,
             Some("Wrong email or password."),
             typed,

@@ -1,4 +1,5 @@
-//! The HTML pages of the authorization endpoint: sign-in, sign-up, consent and error. Plain
+//! The HTML pages of the authorization endpoint (sign-in, sign-up, consent, error) and of the
+//! account page (connected applications). Plain
 //! server-rendered forms (no script), every interpolated value escaped, served with a strict
 //! Content-Security-Policy and framing forbidden (clickjacking defence, OAuth 2.1 §7.7).
 
@@ -31,7 +32,9 @@ label{display:block;font-weight:600;margin:16px 0 6px}input[type=email],input[ty
 button{font-size:1rem;padding:10px 16px;border-radius:8px;border:1px solid #1c1917;background:#1c1917;color:#fff;cursor:pointer;margin-top:20px}\
 button.secondary{background:#fff;color:#1c1917}.row{display:flex;gap:12px}.row button{flex:1}\
 .error{background:#fef2f2;border:1px solid #fecaca;color:#991b1b;padding:10px;border-radius:8px}\
-ul{padding-left:20px}li{margin:6px 0}a{color:#1d4ed8}";
+ul{padding-left:20px}li{margin:6px 0}a{color:#1d4ed8}\
+.app{border-top:1px solid #e7e5e4;padding:12px 0}.app form{margin:0}.app button{margin-top:8px;padding:6px 12px;font-size:.92rem}\
+.notice{background:#f0fdf4;border:1px solid #bbf7d0;color:#166534;padding:10px;border-radius:8px}";
 
 /// A page with the security headers; `form_action` lists the origins forms may submit or be
 /// redirected to (CSP `form-action` also governs the redirect after the consent form).
@@ -199,7 +202,8 @@ pub fn consent(c: &Consent<'_>) -> Response {
         "<h1>Allow {client} to use your memories?</h1>\
          <p class=\"muted\">Signed in as <strong>{email}</strong>.</p>\
          <p>{client} will be able to:</p><ul>{scopes}</ul>\
-         <p class=\"muted\">After you decide you will be sent to <strong>{host}</strong>.</p>\
+         <p class=\"muted\">After you decide you will be sent to <strong>{host}</strong>. \
+         You can disconnect it later under <a href=\"/account\">Connected applications</a>.</p>\
          <form method=\"post\" action=\"/authorize\">{hidden}<input type=\"hidden\" name=\"action\" value=\"consent\">\
          <div class=\"row\"><button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button></div></form>",
@@ -214,6 +218,86 @@ pub fn consent(c: &Consent<'_>) -> Response {
         &body,
         std::slice::from_ref(&c.redirect_origin),
     )
+}
+
+/// The account page's sign-in form (no authorization request behind it).
+pub fn account_sign_in(
+    csrf: &str,
+    error: Option<&str>,
+    email: &str,
+    status: StatusCode,
+) -> Response {
+    let body = format!(
+        "<h1>Connected applications</h1>\
+         <p class=\"muted\">Sign in to see and disconnect the applications that use your memories.</p>{error}\
+         <form method=\"post\" action=\"/account\">{hidden}\
+         <label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" value=\"{email}\" required autofocus>\
+         <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <button type=\"submit\">Sign in</button></form>",
+        error = error_block(error),
+        hidden = hidden_fields(&[("csrf", csrf), ("action", "signin")]),
+        email = escape(email),
+    );
+    page(status, "Connected applications", &body, &[])
+}
+
+/// One connected application on the account page.
+pub struct ConnectedApp<'a> {
+    /// The client id (what the Disconnect button sends).
+    pub client_id: &'a str,
+    /// The display name.
+    pub name: &'a str,
+    /// What it may do, in words.
+    pub permissions: Vec<&'a str>,
+    /// Since when (a date).
+    pub since: String,
+}
+
+/// The list of connected applications, each with a Disconnect button, and a Sign-out button.
+/// `lag_seconds` is how long the MCP endpoint may still accept a disconnected application's
+/// access token (its per-container grant cache).
+pub fn account(
+    email: &str,
+    apps: &[ConnectedApp<'_>],
+    csrf: &str,
+    notice: Option<&str>,
+    lag_seconds: u64,
+) -> Response {
+    let list: String = if apps.is_empty() {
+        "<p>No application is connected to your memories.</p>".to_owned()
+    } else {
+        apps.iter()
+            .map(|app| {
+                format!(
+                    "<div class=\"app\"><strong>{name}</strong>\
+                     <p class=\"muted\">{permissions}. Connected since {since}.</p>\
+                     <form method=\"post\" action=\"/account\">{hidden}\
+                     <button type=\"submit\" class=\"secondary\">Disconnect</button></form></div>",
+                    name = escape(app.name),
+                    permissions = escape(&app.permissions.join("; ")),
+                    since = escape(&app.since),
+                    hidden = hidden_fields(&[
+                        ("csrf", csrf),
+                        ("action", "disconnect"),
+                        ("client_id", app.client_id),
+                    ]),
+                )
+            })
+            .collect()
+    };
+    let notice = notice.map_or_else(String::new, |n| {
+        format!("<p class=\"notice\" role=\"status\">{}</p>", escape(n))
+    });
+    let body = format!(
+        "<h1>Connected applications</h1><p class=\"muted\">Signed in as <strong>{email}</strong>.</p>\
+         {notice}{list}\
+         <p class=\"muted\">Disconnecting ends the application's access (within {lag_seconds} seconds) \
+         and it must ask you again to reconnect. Your memories stay.</p>\
+         <form method=\"post\" action=\"/account\">{hidden}<button type=\"submit\" class=\"secondary\">Sign out</button></form>",
+        email = escape(email),
+        hidden = hidden_fields(&[("csrf", csrf), ("action", "signout")]),
+    );
+    page(StatusCode::OK, "Connected applications", &body, &[])
 }
 
 #[cfg(test)]

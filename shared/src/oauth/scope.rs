@@ -65,6 +65,15 @@ impl std::fmt::Display for Scope {
     }
 }
 
+/// What a scope lets a client do, in words for the consent and account pages.
+pub fn describe(name: &str) -> &'static str {
+    match name {
+        READ => "Read and search your memories",
+        WRITE => "Add and delete your memories",
+        _ => "Other access",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
