@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod authorize;
+mod browser;
 pub mod discovery;
 pub mod mcp;
 pub mod register;

@@ -7,10 +7,11 @@
 //! same cookies), and answers every form with a 303 to `GET /account` so a reload never
 //! resubmits.
 
-use ::http::header::{COOKIE, HeaderValue, LOCATION, SET_COOKIE};
+use ::http::header::{HeaderValue, LOCATION};
 use ::http::{Method, StatusCode};
 use lambda_http::Body;
 
+use super::browser::{Flow, add_cookies, store_down};
 use crate::accounts::{self, SignIn};
 use crate::http::{self, Request, Response};
 use crate::memory::rfc3339;
@@ -19,20 +20,11 @@ use crate::oauth::normalise_email;
 use crate::oauth::pages::{self, ConnectedApp};
 use crate::oauth::params::Params;
 use crate::oauth::scope;
-use crate::oauth::session::{CookieNames, Sealer, Session, cookie, set_cookie};
 use crate::state::State;
-use crate::store::{StoreError, User};
+use crate::store::User;
 
 /// Where a disconnect sends the browser (the page then says it is done).
 const DISCONNECTED: &str = "/account?done=disconnected";
-
-fn store_down(err: &StoreError) -> Response {
-    tracing::error!(error = %err, source = ?std::error::Error::source(err), "account: store failure");
-    pages::error_page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The service is temporarily unavailable. Try again in a moment.",
-    )
-}
 
 /// A 303 to `location` (a path on this origin) with `cookies` set.
 fn see_other(location: &'static str, cookies: &[String]) -> Response {
@@ -41,46 +33,18 @@ fn see_other(location: &'static str, cookies: &[String]) -> Response {
     response
         .headers_mut()
         .insert(LOCATION, HeaderValue::from_static(location));
-    for cookie in cookies {
-        if let Ok(value) = HeaderValue::from_str(cookie) {
-            response.headers_mut().append(SET_COOKIE, value);
-        }
-    }
+    add_cookies(&mut response, cookies);
     http::no_store(&mut response);
     response
 }
 
-struct Page<'a> {
-    state: &'a State,
-    sealer: Sealer,
-    names: CookieNames,
-    now: i64,
-    /// The nonce of the request's authentic CSRF cookie, if any.
-    csrf_nonce: Option<String>,
-}
-
-impl Page<'_> {
-    /// Renders with a CSRF token: the request's own, or a new one (and its cookie).
-    fn with_csrf(&self, render: impl FnOnce(&str) -> Response) -> Response {
-        let (cookie, csrf) = match &self.csrf_nonce {
-            Some(nonce) => (None, nonce.clone()),
-            None => {
-                let Some((cookie_value, form_value)) = self.sealer.new_csrf() else {
-                    return http::unavailable();
-                };
-                let cookie =
-                    set_cookie(&self.names, self.names.csrf, &cookie_value, 3600, "Strict");
-                (Some(cookie), form_value)
-            }
-        };
-        let mut response = render(&csrf);
-        if let Some(value) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            response.headers_mut().append(SET_COOKIE, value);
-        }
-        response
-    }
-
-    fn sign_in_page(&self, error: Option<&str>, email: &str, status: StatusCode) -> Response {
+impl Flow<'_> {
+    fn account_sign_in_page(
+        &self,
+        error: Option<&str>,
+        email: &str,
+        status: StatusCode,
+    ) -> Response {
         self.with_csrf(|csrf| pages::account_sign_in(csrf, error, email, status))
     }
 
@@ -149,57 +113,25 @@ impl Page<'_> {
             }
         }
     }
-
-    fn session_cookie(&self, user: &User) -> String {
-        let ttl = self.state.config.oauth.session_ttl;
-        let session = Session {
-            uid: user.user_id.clone(),
-            auth_time: self.now,
-            exp: self.now + ttl,
-        };
-        let sealed = self.sealer.seal_session(&session);
-        set_cookie(&self.names, self.names.session, &sealed, ttl, "Lax")
-    }
 }
 
 /// `GET /account` and `POST /account`.
 pub async fn account(state: &State, req: &Request) -> Response {
-    let base = match http::require_base_url(state, req) {
-        Ok(base) => base,
+    let flow = match Flow::start(state, req) {
+        Ok(flow) => flow,
         Err(response) => return response,
     };
-    let Ok(keys) = &state.keys else {
-        return pages::error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Sign-in is unavailable: the server's signing key is not loaded.",
-        );
-    };
-    let names = CookieNames::for_origin(base.is_loopback());
-    let sealer = Sealer::new(keys);
-    let cookies = http::header(req, COOKIE);
-    let page = Page {
-        state,
-        csrf_nonce: sealer.csrf_nonce(cookie(cookies, names.csrf)),
-        names,
-        sealer,
-        now: state.clock.now(),
-    };
-    let session =
-        cookie(cookies, names.session).and_then(|v| page.sealer.open_session(v, page.now));
-    let user = match &session {
-        Some(s) => match state.store.get_user(&s.uid).await {
-            Ok(user) => user,
-            Err(err) => return store_down(&err),
-        },
-        None => None,
+    let user = match flow.signed_in().await {
+        Ok(signed_in) => signed_in.map(|(user, _)| user),
+        Err(response) => return response,
     };
 
     if req.method() != Method::POST {
         let notice = (req.uri().query() == Some("done=disconnected"))
             .then_some("The application was disconnected.");
         return match &user {
-            Some(user) => page.apps_page(user, notice).await,
-            None => page.sign_in_page(None, "", StatusCode::OK),
+            Some(user) => flow.apps_page(user, notice).await,
+            None => flow.account_sign_in_page(None, "", StatusCode::OK),
         };
     }
 
@@ -215,27 +147,21 @@ pub async fn account(state: &State, req: &Request) -> Response {
             );
         }
     };
-    if !page
-        .sealer
-        .check_csrf(cookie(cookies, names.csrf), params.get("csrf"))
-    {
-        return page.sign_in_page(
+    if !flow.csrf_ok(params.get("csrf")) {
+        return flow.account_sign_in_page(
             Some("This form expired. Please try again."),
             "",
             StatusCode::FORBIDDEN,
         );
     }
     match (params.get("action"), user) {
-        (Some("signin"), _) => sign_in(&page, &params).await,
-        (Some("signout"), _) => {
-            let cleared = set_cookie(&names, names.session, "", 0, "Lax");
-            see_other("/account", &[cleared])
-        }
+        (Some("signin"), _) => sign_in(&flow, &params).await,
+        (Some("signout"), _) => see_other("/account", &[flow.end_session_cookie()]),
         (Some("disconnect"), Some(user)) => {
             let Some(client_id) = params.get("client_id") else {
                 return pages::error_page(StatusCode::BAD_REQUEST, "No application was named.");
             };
-            match accounts::disconnect(state.store.as_ref(), &user.user_id, client_id, page.now)
+            match accounts::disconnect(state.store.as_ref(), &user.user_id, client_id, flow.now)
                 .await
             {
                 Ok((revoked, _)) => {
@@ -249,32 +175,32 @@ pub async fn account(state: &State, req: &Request) -> Response {
             }
         }
         (Some("disconnect"), None) => {
-            page.sign_in_page(Some("Please sign in first."), "", StatusCode::UNAUTHORIZED)
+            flow.account_sign_in_page(Some("Please sign in first."), "", StatusCode::UNAUTHORIZED)
         }
         _ => pages::error_page(StatusCode::BAD_REQUEST, "The form was not recognised."),
     }
 }
 
-async fn sign_in(page: &Page<'_>, params: &Params) -> Response {
+async fn sign_in(flow: &Flow<'_>, params: &Params) -> Response {
     let typed = params.get("email").unwrap_or_default();
     let Some(email) = normalise_email(typed) else {
-        return page.sign_in_page(
+        return flow.account_sign_in_page(
             Some("Enter a valid email address."),
             typed,
             StatusCode::BAD_REQUEST,
         );
     };
     let password = params.get("password").unwrap_or_default();
-    match accounts::sign_in(page.state.store.as_ref(), &email, password, page.now).await {
+    match accounts::sign_in(flow.state.store.as_ref(), &email, password, flow.now).await {
         Ok(SignIn::Verified(user)) => {
             tracing::info!(user_id = %user.user_id, "signed in (account page)");
-            see_other("/account", &[page.session_cookie(&user)])
+            see_other("/account", &[flow.session_cookie(&user)])
         }
         Ok(SignIn::Locked(minutes)) => {
             let message = format!("Too many failed sign-ins. Try again in {minutes} minute(s).");
-            page.sign_in_page(Some(&message), typed, StatusCode::TOO_MANY_REQUESTS)
+            flow.account_sign_in_page(Some(&message), typed, StatusCode::TOO_MANY_REQUESTS)
         }
-        Ok(SignIn::Refused) => page.sign_in_page(
+        Ok(SignIn::Refused) => flow.account_sign_in_page(
             Some("Wrong email or password."),
             typed,
             StatusCode::UNAUTHORIZED,

@@ -8,10 +8,11 @@
 //! validates it again, so no server-side state is kept between steps besides the signed session
 //! cookie and the consent record.
 
-use ::http::header::{COOKIE, HeaderValue, LOCATION, SET_COOKIE};
+use ::http::header::{HeaderValue, LOCATION};
 use ::http::{Method, StatusCode};
 use lambda_http::Body;
 
+use super::browser::{Flow, add_cookies, store_down};
 use crate::accounts::{self, AccountError, SignIn};
 use crate::config::BaseUrl;
 use crate::crypto::{random_token, sha256_hex};
@@ -22,7 +23,6 @@ use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeChallenge;
 use crate::oauth::prompt::Prompt;
 use crate::oauth::scope::{self, Scope};
-use crate::oauth::session::{CookieNames, Sealer, Session, cookie, set_cookie};
 use crate::oauth::{metadata, normalise_email, redirect, resource_matches};
 use crate::state::{ClientLookupError, State};
 use crate::store::{AuthCode, Client, Consent, StoreError, User};
@@ -67,15 +67,6 @@ impl AuthRequest {
         pairs.extend_from_slice(extra);
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
-}
-
-/// The page for a store failure (the cause is logged, the person sees a generic message).
-fn store_down(err: &StoreError) -> Response {
-    tracing::error!(error = %err, source = ?std::error::Error::source(err), "authorize: store failure");
-    pages::error_page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The service is temporarily unavailable. Try again in a moment.",
-    )
 }
 
 fn page_error(status: StatusCode, message: impl Into<String>) -> Rejection {
@@ -255,14 +246,6 @@ fn redirect_to(uri: &str, params: &[(&str, &str)], cookies: &[String]) -> Respon
     response
 }
 
-fn add_cookies(response: &mut Response, cookies: &[String]) {
-    for cookie in cookies {
-        if let Ok(value) = HeaderValue::from_str(cookie) {
-            response.headers_mut().append(SET_COOKIE, value);
-        }
-    }
-}
-
 fn origin_of(uri: &str) -> String {
     uri.parse::<::http::Uri>()
         .ok()
@@ -270,28 +253,7 @@ fn origin_of(uri: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Per-request context for rendering and cookies.
-struct Flow<'a> {
-    state: &'a State,
-    base: BaseUrl,
-    sealer: Sealer,
-    names: CookieNames,
-    now: i64,
-    /// The nonce of the request's authentic CSRF cookie, reused by every form rendered.
-    csrf_nonce: Option<String>,
-}
-
 impl Flow<'_> {
-    /// The CSRF cookies to set (none when the request's cookie is reused) and the form value.
-    fn csrf(&self) -> Option<(Vec<String>, String)> {
-        if let Some(nonce) = &self.csrf_nonce {
-            return Some((Vec::new(), nonce.clone()));
-        }
-        let (cookie_value, form_value) = self.sealer.new_csrf()?;
-        let cookie = set_cookie(&self.names, self.names.csrf, &cookie_value, 3600, "Strict");
-        Some((vec![cookie], form_value))
-    }
-
     fn hidden(&self, auth: &AuthRequest, csrf: &str) -> String {
         let mut fields: Vec<(&str, &str)> =
             auth.echo.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -339,27 +301,19 @@ impl Flow<'_> {
         email: &str,
         render: impl FnOnce(&Context<'_>) -> Response,
     ) -> Response {
-        let Some((cookies, csrf)) = self.csrf() else {
-            return http::unavailable();
-        };
-        let hidden = self.hidden(auth, &csrf);
-        let ctx = Context {
-            client_name: auth.client_name(),
-            hidden: &hidden,
-            error,
-            email,
-            redirect_origin: origin_of(&auth.redirect_uri),
-        };
-        let mut response = render(&ctx);
-        add_cookies(&mut response, &cookies);
-        response
+        self.with_csrf(|csrf| {
+            let hidden = self.hidden(auth, csrf);
+            render(&Context {
+                client_name: auth.client_name(),
+                hidden: &hidden,
+                error,
+                email,
+                redirect_origin: origin_of(&auth.redirect_uri),
+            })
+        })
     }
 
     fn consent_page(&self, auth: &AuthRequest, user: &User, cookies: &[String]) -> Response {
-        let Some((cookie, csrf)) = self.csrf() else {
-            return http::unavailable();
-        };
-        let hidden = self.hidden(auth, &csrf);
         let scopes: Vec<(&str, &str)> =
             auth.scope.iter().map(|s| (s, scope::describe(s))).collect();
         let host = auth
@@ -368,33 +322,18 @@ impl Flow<'_> {
             .ok()
             .and_then(|u| u.host().map(str::to_owned))
             .unwrap_or_default();
-        let mut response = pages::consent(&pages::Consent {
-            client_name: auth.client_name(),
-            redirect_host: &host,
-            scopes: &scopes,
-            email: &user.email,
-            hidden: &hidden,
-            redirect_origin: origin_of(&auth.redirect_uri),
+        let mut response = self.with_csrf(|csrf| {
+            pages::consent(&pages::Consent {
+                client_name: auth.client_name(),
+                redirect_host: &host,
+                scopes: &scopes,
+                email: &user.email,
+                hidden: &self.hidden(auth, csrf),
+                redirect_origin: origin_of(&auth.redirect_uri),
+            })
         });
         add_cookies(&mut response, cookies);
-        add_cookies(&mut response, &cookie);
         response
-    }
-
-    fn session_cookie(&self, user: &User) -> String {
-        let session = Session {
-            uid: user.user_id.clone(),
-            auth_time: self.now,
-            exp: self.now + self.state.config.oauth.session_ttl,
-        };
-        let sealed = self.sealer.seal_session(&session);
-        set_cookie(
-            &self.names,
-            self.names.session,
-            &sealed,
-            self.state.config.oauth.session_ttl,
-            "Lax",
-        )
     }
 
     /// Issues the code and redirects back to the client.
@@ -492,16 +431,11 @@ impl Flow<'_> {
 
 /// `GET /authorize` and `POST /authorize`.
 pub async fn authorize(state: &State, req: &Request) -> Response {
-    let base = match http::require_base_url(state, req) {
-        Ok(base) => base,
+    let flow = match Flow::start(state, req) {
+        Ok(flow) => flow,
         Err(response) => return response,
     };
-    let Ok(keys) = &state.keys else {
-        return pages::error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Sign-in is unavailable: the server's signing key is not loaded.",
-        );
-    };
+    let base = &flow.base;
     let is_post = req.method() == Method::POST;
     let raw = if is_post {
         if !http::content_type_is(req, "application/x-www-form-urlencoded") {
@@ -520,7 +454,7 @@ pub async fn authorize(state: &State, req: &Request) -> Response {
             );
         }
     };
-    let auth = match validate(state, &base, &params).await {
+    let auth = match validate(state, base, &params).await {
         Ok(auth) => auth,
         Err(Rejection::Page(status, message)) => return pages::error_page(status, &message),
         Err(Rejection::Redirect {
@@ -529,7 +463,7 @@ pub async fn authorize(state: &State, req: &Request) -> Response {
             error,
         }) => {
             return error_redirect(
-                &base,
+                base,
                 &to,
                 s.as_deref(),
                 error.code.as_str(),
@@ -537,27 +471,9 @@ pub async fn authorize(state: &State, req: &Request) -> Response {
             );
         }
     };
-    let names = CookieNames::for_origin(base.is_loopback());
-    let sealer = Sealer::new(keys);
-    let cookies = http::header(req, COOKIE);
-    let flow = Flow {
-        state,
-        csrf_nonce: sealer.csrf_nonce(cookie(cookies, names.csrf)),
-        names,
-        base,
-        sealer,
-        now: state.clock.now(),
-    };
-    let session =
-        cookie(cookies, flow.names.session).and_then(|v| flow.sealer.open_session(v, flow.now));
-    let signed_in = match &session {
-        Some(s) => match state.store.get_user(&s.uid).await {
-            Ok(user) => user.map(|u| (u, s.auth_time)),
-            Err(err) => {
-                return store_down(&err);
-            }
-        },
-        None => None,
+    let signed_in = match flow.signed_in().await {
+        Ok(signed_in) => signed_in,
+        Err(response) => return response,
     };
 
     if !is_post {
@@ -574,10 +490,7 @@ pub async fn authorize(state: &State, req: &Request) -> Response {
         };
     }
 
-    if !flow
-        .sealer
-        .check_csrf(cookie(cookies, flow.names.csrf), params.get("csrf"))
-    {
+    if !flow.csrf_ok(params.get("csrf")) {
         return flow.sign_in_page(
             &auth,
             Some("This form expired. Please sign in again."),
