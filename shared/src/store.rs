@@ -152,8 +152,9 @@ pub trait Store: Send + Sync {
         now: Timestamp,
     ) -> StoreResult<Option<RefreshToken>>;
     /// Exchanges `old_hash` for `new` (which must name the same grant). Atomic: the old token is
-    /// marked used, the new one written and the grant's expiry extended to the new token's, or
-    /// nothing changes. A used `old_hash` revokes the grant and answers [`Rotation::Reused`].
+    /// marked used, the new one written and the grant's expiry moved to the new token's (a
+    /// grant lapses with its newest refresh token), or nothing changes. A used `old_hash`
+    /// revokes the grant and answers [`Rotation::Reused`].
     async fn rotate_refresh_token(
         &self,
         old_hash: &str,

@@ -21,6 +21,7 @@ on_both_backends!(
     a_refresh_token_is_rotated_at_most_once_when_50_tasks_race,
     a_reused_refresh_token_revokes_the_whole_family,
     a_rotation_extends_the_grant_to_the_new_tokens_expiry,
+    a_token_rotates_only_into_its_own_grant,
     expired_refresh_tokens_and_grants_are_never_returned,
     grants_are_listed_per_user_and_revocable,
     users_are_unique_by_email_and_found_by_id,
@@ -204,8 +205,8 @@ async fn a_refresh_token_is_rotated_at_most_once_when_50_tasks_race(
     let (mut rotated, mut reused) = (0, 0);
     for task in tasks {
         match task.await?? {
-            Rotation::Rotated(found) => {
-                ensure!(found == g, "rotation returned another grant");
+            Rotation::Rotated { grant_expires_at } => {
+                ensure!(grant_expires_at == NOW + 3600, "{grant_expires_at}");
                 rotated += 1;
             }
             Rotation::Reused { grant_id } => {
@@ -232,7 +233,13 @@ async fn a_reused_refresh_token_revokes_the_whole_family(backend: Backend) -> an
     let first = store
         .rotate_refresh_token("t1", &token(&g, "t2", NOW + 3600), NOW)
         .await?;
-    ensure!(first == Rotation::Rotated(g.clone()), "{first:?}");
+    ensure!(
+        first
+            == Rotation::Rotated {
+                grant_expires_at: NOW + 3600
+            },
+        "{first:?}"
+    );
     ensure!(
         store
             .get_refresh_token("t1", NOW)
@@ -277,13 +284,48 @@ async fn a_rotation_extends_the_grant_to_the_new_tokens_expiry(
     let rotated = store
         .rotate_refresh_token("e1", &token(&g, "e2", NOW + 5000), NOW + 50)
         .await?;
-    let Rotation::Rotated(extended) = rotated else {
+    let Rotation::Rotated { grant_expires_at } = rotated else {
         anyhow::bail!("not rotated: {rotated:?}");
     };
-    ensure!(extended.expires_at == NOW + 5000, "{extended:?}");
+    ensure!(grant_expires_at == NOW + 5000, "{grant_expires_at}");
     ensure!(
         store.get_grant(&g.grant_id, NOW + 4000).await?.is_some(),
         "grant not extended"
+    );
+    Ok(())
+}
+
+async fn a_token_rotates_only_into_its_own_grant(backend: Backend) -> anyhow::Result<()> {
+    let (store, _keep) = store(backend).await?;
+    let (mine, other) = (grant("u1", NOW + 100), grant("u2", NOW + 100));
+    store
+        .create_grant(&mine, &token(&mine, "m1", NOW + 100))
+        .await?;
+    store
+        .create_grant(&other, &token(&other, "o1", NOW + 100))
+        .await?;
+    let crossed = store
+        .rotate_refresh_token("m1", &token(&other, "o2", NOW + 100), NOW)
+        .await?;
+    ensure!(crossed == Rotation::Invalid, "{crossed:?}");
+    ensure!(
+        store.get_refresh_token("o2", NOW).await?.is_none(),
+        "a refused rotation wrote a token"
+    );
+    let unused = store.get_refresh_token("m1", NOW).await?;
+    ensure!(
+        unused.is_some_and(|t| !t.used),
+        "a refused rotation used the token"
+    );
+    let proper = store
+        .rotate_refresh_token("m1", &token(&mine, "m2", NOW + 200), NOW)
+        .await?;
+    ensure!(
+        proper
+            == Rotation::Rotated {
+                grant_expires_at: NOW + 200
+            },
+        "{proper:?}"
     );
     Ok(())
 }

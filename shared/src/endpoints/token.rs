@@ -225,7 +225,7 @@ async fn refresh(
         .await
         .map_err(unavailable)?
     {
-        Rotation::Rotated(grant) => {
+        Rotation::Rotated { .. } => {
             keep_client(state, client, now + refresh_ttl).await;
             issue(state, base, &grant, &scope, &next, now)
         }

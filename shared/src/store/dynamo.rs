@@ -493,40 +493,27 @@ impl Store for DynamoStore {
         new: &RefreshToken,
         now: Timestamp,
     ) -> StoreResult<Rotation> {
-        let Some(old) = self.get_refresh_token(old_hash, now).await? else {
-            return Ok(Rotation::Invalid);
-        };
-        if old.used {
-            self.revoke_grant(&old.grant_id).await?;
-            return Ok(Rotation::Reused {
-                grant_id: old.grant_id,
-            });
-        }
-        let Some(grant) = self.get_grant(&old.grant_id, now).await? else {
-            return Ok(Rotation::Invalid);
-        };
-        if new.grant_id != grant.grant_id {
-            return Ok(Rotation::Invalid);
-        }
+        // One transaction and no reads on the way that succeeds: its conditions decide. The
+        // old token must be unused, live and of the new token's grant; the grant must exist
+        // and be live. Only a refused rotation reads the old token, to tell reuse from junk.
         let mark_used = Update::builder()
             .table_name(self.table_name(&schema::REFRESH_TOKENS))
             .set_key(Some(key("token_hash", old_hash)))
             .update_expression("SET used = :true")
-            .condition_expression("used = :false AND expires_at > :now")
+            .condition_expression("used = :false AND expires_at > :now AND grant_id = :grant")
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":grant", AttributeValue::S(new.grant_id.clone()))
             .build()
             .map_err(StoreError::backend)?;
-        let mut grant = grant;
-        grant.expires_at = grant.expires_at.max(new.expires_at);
         let extend_grant = Update::builder()
             .table_name(self.table_name(&schema::GRANTS))
-            .set_key(Some(key("grant_id", &grant.grant_id)))
+            .set_key(Some(key("grant_id", &new.grant_id)))
             .update_expression("SET expires_at = :exp")
             .condition_expression("attribute_exists(grant_id) AND expires_at > :now")
             .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":exp", n(grant.expires_at))
+            .expression_attribute_values(":exp", n(new.expires_at))
             .build()
             .map_err(StoreError::backend)?;
         let items = vec![
@@ -534,17 +521,27 @@ impl Store for DynamoStore {
             self.put_new(&schema::REFRESH_TOKENS, to_item(new)?)?,
             TransactWriteItem::builder().update(extend_grant).build(),
         ];
-        match self.transact(items).await? {
-            None => Ok(Rotation::Rotated(grant)),
-            // Another request used the same token first (or is using it right now): reuse.
-            Some(codes) if codes.first().is_some_and(|c| c != "None") => {
-                self.revoke_grant(&old.grant_id).await?;
-                Ok(Rotation::Reused {
-                    grant_id: old.grant_id,
-                })
-            }
-            Some(_) => Ok(Rotation::Invalid),
+        let Some(codes) = self.transact(items).await? else {
+            return Ok(Rotation::Rotated {
+                grant_expires_at: new.expires_at,
+            });
+        };
+        let first = codes.first().map(String::as_str);
+        if matches!(first, Some("None") | None) {
+            // The old token's condition held; the grant is gone or lapsed.
+            return Ok(Rotation::Invalid);
         }
+        let Some(old) = self.get_refresh_token(old_hash, now).await? else {
+            return Ok(Rotation::Invalid);
+        };
+        // Used already, or being used by another request right now (a transaction
+        // conflict): both are reuse.
+        if !old.used && first == Some("ConditionalCheckFailed") {
+            return Ok(Rotation::Invalid);
+        }
+        let grant_id = old.grant_id;
+        self.revoke_grant(&grant_id).await?;
+        Ok(Rotation::Reused { grant_id })
     }
 
     async fn revoke_grant(&self, grant_id: &str) -> StoreResult<bool> {

@@ -396,7 +396,7 @@ impl Store for EmbeddedStore {
                     (Some(mut old), Some(mut grant))
                         if grant.expires_at > now && new.grant_id == grant.grant_id =>
                     {
-                        grant.expires_at = grant.expires_at.max(new.expires_at);
+                        grant.expires_at = new.expires_at;
                         grants
                             .insert(grant.grant_id.as_str(), encode(&grant)?.as_slice())
                             .map_err(fail)?;
@@ -407,7 +407,9 @@ impl Store for EmbeddedStore {
                         tokens
                             .insert(new.token_hash.as_str(), encode(&new)?.as_slice())
                             .map_err(fail)?;
-                        Rotation::Rotated(grant)
+                        Rotation::Rotated {
+                            grant_expires_at: grant.expires_at,
+                        }
                     }
                     _ => Rotation::Invalid,
                 }

@@ -124,8 +124,11 @@ pub struct RefreshToken {
 /// The outcome of presenting a refresh token for rotation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rotation {
-    /// The token was current; the new one replaces it. Carries the grant.
-    Rotated(Grant),
+    /// The token was current; the new one replaces it.
+    Rotated {
+        /// When the grant now lapses: with its newest refresh token.
+        grant_expires_at: Timestamp,
+    },
     /// The token had already been used: the whole family has been revoked.
     Reused {
         /// The revoked grant.
