@@ -207,3 +207,46 @@ fn the_template_tables_match_the_schema() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `sam build` runs `cargo lambda build --release --arm64 --bin <function>` at the workspace
+/// root, which compiles the default members with their features unified. Only the functions
+/// (and their shared crate) may be among them, or the deployed binaries would carry the
+/// features of the local server and the tests and differ from what CI tests.
+#[test]
+fn a_root_build_compiles_only_the_deployable_functions() -> anyhow::Result<()> {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()?;
+    ensure!(output.status.success(), "cargo metadata failed");
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let name_of = |id: &serde_json::Value| {
+        metadata["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["id"] == *id)
+            .and_then(|p| p["name"].as_str())
+            .map(str::to_owned)
+    };
+    let defaults: BTreeSet<String> = metadata["workspace_default_members"]
+        .as_array()
+        .context("no workspace_default_members")?
+        .iter()
+        .filter_map(name_of)
+        .collect();
+    let mut expected: BTreeSet<String> =
+        Function::ALL.iter().map(|f| f.name().to_owned()).collect();
+    expected.insert("memory-mcp".to_owned());
+    ensure!(
+        defaults == expected,
+        "default members {defaults:?}, want {expected:?}"
+    );
+    Ok(())
+}
