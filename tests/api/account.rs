@@ -10,6 +10,7 @@ on_both_backends!(
     disconnecting_an_application_ends_its_tokens_and_its_consent,
     the_account_page_needs_a_sign_in_and_a_csrf_token,
     nobody_can_disconnect_another_persons_application,
+    consents_of_deleted_registrations_are_dropped_not_listed,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -234,6 +235,50 @@ async fn nobody_can_disconnect_another_persons_application(backend: Backend) -> 
     ensure!(
         status == 200,
         "alice's grant was revoked by mallory: {status} {body}"
+    );
+    Ok(())
+}
+
+async fn consents_of_deleted_registrations_are_dropped_not_listed(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend, &[]).await?;
+    let browser = Browser::new(&app)?;
+    let (gone, tokens) = connect(&app, &browser, "tidy@example.com").await?;
+    // The grant ends (revoked), then the registration (deleted): only the consent is left.
+    let revoked = app
+        .http
+        .post(app.url("/revoke"))
+        .form(&[
+            (
+                "token",
+                tokens["refresh_token"].as_str().unwrap_or_default(),
+            ),
+            ("client_id", gone.client_id.as_str()),
+        ])
+        .send()
+        .await?;
+    ensure!(revoked.status() == 200);
+    ensure!(app.state.store.delete_client(&gone.client_id).await?);
+    let page = browser.get("/account").await?;
+    ensure!(
+        page.status == 200 && !page.body.contains(&gone.client_id),
+        "a deleted registration is listed: {}",
+        page.body
+    );
+    let user = app
+        .state
+        .store
+        .get_user_by_email("tidy@example.com")
+        .await?
+        .context("no user")?;
+    ensure!(
+        app.state
+            .store
+            .list_consents(&user.user_id)
+            .await?
+            .is_empty(),
+        "the stale consent was kept"
     );
     Ok(())
 }

@@ -19,11 +19,11 @@ async fn the_smoke_check_passes_on_a_healthy_server(backend: Backend) -> anyhow:
     };
     let report = run(options.clone()).await?;
     ensure!(report.passed(), "{}", report.render());
-    ensure!(report.items.len() == 12);
+    ensure!(report.items.len() == 13);
     ensure!(
         report
             .render()
-            .ends_with("smoke: 12 passed, 0 failed, 0 skipped\n"),
+            .ends_with("smoke: 13 passed, 0 failed, 0 skipped\n"),
         "{}",
         report.render()
     );
@@ -34,6 +34,17 @@ async fn the_smoke_check_passes_on_a_healthy_server(backend: Backend) -> anyhow:
     })
     .await?;
     ensure!(again.passed(), "{}", again.render());
+    let user = app
+        .state
+        .store
+        .get_user_by_email("smoke@example.com")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no smoke user"))?;
+    let consents = app.state.store.list_consents(&user.user_id).await?;
+    ensure!(
+        consents.is_empty(),
+        "the smoke check left consents behind: {consents:?}"
+    );
     let clients = app.state.store.list_clients(None, 100).await?;
     ensure!(
         clients.items.is_empty(),

@@ -4,7 +4,8 @@
 //! health, status ready, discovery documents valid and consistent (issuer, resource,
 //! endpoints on the same origin), the MCP 401 challenge, registration, sign-in and consent on
 //! the real pages, the token exchange, MCP initialize and tools/list, a memory round trip, a
-//! refresh, then clean-up: the grant is revoked and the client deregistered.
+//! refresh, the account page disconnecting the client (its refresh token then fails), then
+//! clean-up: the grant is revoked (if still live) and the client deregistered.
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -533,6 +534,54 @@ impl Smoke {
         Ok("rotated".into())
     }
 
+    /// The account page, signed in by the session of the sign-in step, lists the client and
+    /// disconnects it; the client's refresh token must then be refused.
+    async fn account(&mut self) -> anyhow::Result<String> {
+        let page = self
+            .http
+            .get(format!("{}/account", self.base))
+            .send()
+            .await?;
+        ensure!(page.status() == 200, "GET /account: HTTP {}", page.status());
+        let page = page.text().await?;
+        ensure!(
+            page.contains(&self.client_id),
+            "the account page does not list the client (signed out?)"
+        );
+        let csrf = hidden_inputs(&page)
+            .into_iter()
+            .find(|(name, _)| name == "csrf")
+            .map(|(_, value)| value)
+            .context("the account page has no CSRF token")?;
+        let done = self
+            .http
+            .post(format!("{}/account", self.base))
+            .form(&[
+                ("action", "disconnect"),
+                ("client_id", self.client_id.as_str()),
+                ("csrf", csrf.as_str()),
+            ])
+            .send()
+            .await?;
+        ensure!(done.status() == 303, "disconnect: HTTP {}", done.status());
+        let refused = self
+            .http
+            .post(format!("{}/token", self.base))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", self.refresh_token.as_str()),
+                ("client_id", self.client_id.as_str()),
+            ])
+            .send()
+            .await?;
+        ensure!(
+            refused.status() == 400,
+            "the disconnected client's refresh token still works (HTTP {})",
+            refused.status()
+        );
+        Ok("listed, disconnected, refresh refused".into())
+    }
+
     /// Runs even after a failure, once a client exists: nothing the check made is left behind.
     async fn clean_up(&mut self) -> anyhow::Result<String> {
         if !self.refresh_token.is_empty() {
@@ -595,6 +644,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         "MCP initialize and tools/list",
         "memory round trip",
         "refresh token rotation",
+        "account page disconnects the client",
         "clean-up (revoke, deregister)",
     ];
     let mut items = Vec::new();
@@ -627,6 +677,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             8 => smoke.initialize().await,
             9 => smoke.memory_round_trip().await,
             10 => smoke.refresh().await,
+            11 => smoke.account().await,
             _ => smoke.clean_up().await,
         };
         if i == 6 && result.is_ok() {

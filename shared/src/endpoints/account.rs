@@ -58,25 +58,44 @@ impl Flow<'_> {
             Ok(found) => found,
             Err(err) => return store_down(&err),
         };
-        // (client id, scope, since), consents first; a grant adds a client without consent.
-        let mut entries: Vec<(String, String, i64)> = consents
+        // (client id, scope, since, has a live grant), consents first; a grant adds a client
+        // without consent.
+        let mut entries: Vec<(String, String, i64, bool)> = consents
             .into_iter()
-            .map(|c| (c.client_id, c.scope, c.created_at))
+            .map(|c| (c.client_id, c.scope, c.created_at, false))
             .collect();
         for grant in grants {
-            match entries.iter_mut().find(|(id, _, _)| *id == grant.client_id) {
-                Some(entry) => entry.2 = entry.2.min(grant.created_at),
-                None => entries.push((grant.client_id, grant.scope, grant.created_at)),
+            match entries.iter_mut().find(|e| e.0 == grant.client_id) {
+                Some(entry) => {
+                    entry.2 = entry.2.min(grant.created_at);
+                    entry.3 = true;
+                }
+                None => entries.push((grant.client_id, grant.scope, grant.created_at, true)),
             }
         }
         let mut names = Vec::with_capacity(entries.len());
-        for (client_id, _, _) in &entries {
-            names.push(self.client_name(client_id).await);
+        let mut kept = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match (self.client_name(&entry.0).await, entry.3) {
+                (Some(name), _) => names.push(name),
+                (None, true) => names.push(format!("Application {} (registration ended)", entry.0)),
+                // A consent for a registration that is gone can never be used again (client ids
+                // are never reissued): Claude registers anew on every fresh connection, and
+                // unused registrations lapse. Drop it rather than list it.
+                (None, false) => {
+                    if let Err(err) = store.delete_consent(&user.user_id, &entry.0).await {
+                        tracing::warn!(error = %err, "account: could not drop a stale consent");
+                    }
+                    continue;
+                }
+            }
+            kept.push(entry);
         }
+        let entries = kept;
         let apps: Vec<ConnectedApp<'_>> = entries
             .iter()
             .zip(&names)
-            .map(|((client_id, scope, since), name)| ConnectedApp {
+            .map(|((client_id, scope, since, _), name)| ConnectedApp {
                 client_id,
                 name,
                 permissions: scope
@@ -91,25 +110,29 @@ impl Flow<'_> {
         self.with_csrf(|csrf| pages::account(&user.email, &apps, csrf, notice, lag))
     }
 
-    /// A client's display name. A URL client id (metadata document) is named by its host
-    /// rather than fetched; a registration that lapsed is named by its id.
-    async fn client_name(&self, client_id: &str) -> String {
+    /// A client's display name, or `None` when its registration is gone. A URL client id
+    /// (metadata document) is named by its host rather than fetched.
+    async fn client_name(&self, client_id: &str) -> Option<String> {
         if is_document_url(client_id) {
-            return client_id
-                .parse::<::http::Uri>()
-                .ok()
-                .and_then(|u| u.host().map(str::to_owned))
-                .unwrap_or_else(|| client_id.to_owned());
+            return Some(
+                client_id
+                    .parse::<::http::Uri>()
+                    .ok()
+                    .and_then(|u| u.host().map(str::to_owned))
+                    .unwrap_or_else(|| client_id.to_owned()),
+            );
         }
         match self.state.store.get_client(client_id, self.now).await {
-            Ok(Some(client)) => client
-                .metadata
-                .client_name
-                .unwrap_or_else(|| client_id.to_owned()),
-            Ok(None) => format!("Application {client_id} (registration ended)"),
+            Ok(Some(client)) => Some(
+                client
+                    .metadata
+                    .client_name
+                    .unwrap_or_else(|| client_id.to_owned()),
+            ),
+            Ok(None) => None,
             Err(err) => {
                 tracing::warn!(error = %err, "account: client lookup failed");
-                client_id.to_owned()
+                Some(client_id.to_owned())
             }
         }
     }
