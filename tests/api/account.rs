@@ -24,30 +24,12 @@ fn csrf(page: &Page) -> anyhow::Result<String> {
         .context("no csrf field on the page")
 }
 
-/// Signs `email` up through an authorization with `browser`; the client and its token response.
-async fn connect(
-    app: &TestApp,
-    browser: &Browser,
-    email: &str,
-) -> anyhow::Result<(tests::oauth::Registered, serde_json::Value)> {
-    let client = app.register_claude().await?;
-    let pkce = pkce();
-    let url = app.authorize_url(&client, CLAUDE_CALLBACK, &pkce, &[]);
-    let back = app.sign_up_and_approve(browser, &url, email).await?;
-    let code = back.redirect_param("code").context("no code")?;
-    let response = app
-        .exchange(&client, &code, CLAUDE_CALLBACK, &pkce.verifier)
-        .await?;
-    ensure!(response.status() == 200, "token: {}", response.status());
-    Ok((client, response.json().await?))
-}
-
 async fn disconnecting_an_application_ends_its_tokens_and_its_consent(
     backend: Backend,
 ) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
     let browser = Browser::new(&app)?;
-    let (client, tokens) = connect(&app, &browser, "owner@example.com").await?;
+    let (client, tokens) = app.full_flow_in(&browser, "owner@example.com").await?;
     let access = tokens["access_token"].as_str().context("no access token")?;
     let refresh = tokens["refresh_token"]
         .as_str()
@@ -117,7 +99,7 @@ async fn disconnecting_an_application_ends_its_tokens_and_its_consent(
 
 async fn the_account_page_needs_a_sign_in_and_a_csrf_token(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    connect(&app, &Browser::new(&app)?, "reader@example.com").await?;
+    app.full_flow("reader@example.com").await?;
 
     let browser = Browser::new(&app)?;
     let page = browser.get("/account").await?;
@@ -209,9 +191,9 @@ async fn the_account_page_needs_a_sign_in_and_a_csrf_token(backend: Backend) -> 
 
 async fn nobody_can_disconnect_another_persons_application(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
-    let (client, tokens) = connect(&app, &Browser::new(&app)?, "alice@example.com").await?;
+    let (client, tokens) = app.full_flow("alice@example.com").await?;
     let intruder = Browser::new(&app)?;
-    connect(&app, &intruder, "mallory@example.com").await?;
+    app.full_flow_in(&intruder, "mallory@example.com").await?;
     let page = intruder.get("/account").await?;
     ensure!(
         !page.body.contains(&client.client_id),
@@ -244,7 +226,7 @@ async fn consents_of_deleted_registrations_are_dropped_not_listed(
 ) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend, &[]).await?;
     let browser = Browser::new(&app)?;
-    let (gone, tokens) = connect(&app, &browser, "tidy@example.com").await?;
+    let (gone, tokens) = app.full_flow_in(&browser, "tidy@example.com").await?;
     // The grant ends (revoked), then the registration (deleted): only the consent is left.
     let revoked = app
         .http

@@ -364,11 +364,19 @@ impl TestApp {
     /// Registers a Claude-like public client, signs a new user up and returns the token
     /// response body with the client.
     pub async fn full_flow(&self, email: &str) -> anyhow::Result<(Registered, Value)> {
+        self.full_flow_in(&Browser::new(self)?, email).await
+    }
+
+    /// Like [`TestApp::full_flow`] in `browser`, which keeps the session cookie afterwards.
+    pub async fn full_flow_in(
+        &self,
+        browser: &Browser,
+        email: &str,
+    ) -> anyhow::Result<(Registered, Value)> {
         let client = self.register_claude().await?;
         let pkce = pkce();
-        let browser = Browser::new(self)?;
         let url = self.authorize_url(&client, CLAUDE_CALLBACK, &pkce, &[]);
-        let back = self.sign_up_and_approve(&browser, &url, email).await?;
+        let back = self.sign_up_and_approve(browser, &url, email).await?;
         let code = back.redirect_param("code").context("no code")?;
         let response = self
             .exchange(&client, &code, CLAUDE_CALLBACK, &pkce.verifier)

@@ -511,9 +511,9 @@ impl Smoke {
         Ok("add -> search -> delete".into())
     }
 
-    async fn refresh(&mut self) -> anyhow::Result<String> {
-        let response = self
-            .http
+    /// A refresh-token grant with the current refresh token.
+    async fn refresh_request(&self) -> reqwest::Result<reqwest::Response> {
+        self.http
             .post(format!("{}/token", self.base))
             .form(&[
                 ("grant_type", "refresh_token"),
@@ -521,7 +521,11 @@ impl Smoke {
                 ("client_id", self.client_id.as_str()),
             ])
             .send()
-            .await?;
+            .await
+    }
+
+    async fn refresh(&mut self) -> anyhow::Result<String> {
+        let response = self.refresh_request().await?;
         let status = response.status();
         let body: Value = response.json().await?;
         ensure!(status == 200, "HTTP {status}: {body}");
@@ -564,16 +568,7 @@ impl Smoke {
             .send()
             .await?;
         ensure!(done.status() == 303, "disconnect: HTTP {}", done.status());
-        let refused = self
-            .http
-            .post(format!("{}/token", self.base))
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", self.refresh_token.as_str()),
-                ("client_id", self.client_id.as_str()),
-            ])
-            .send()
-            .await?;
+        let refused = self.refresh_request().await?;
         ensure!(
             refused.status() == 400,
             "the disconnected client's refresh token still works (HTTP {})",

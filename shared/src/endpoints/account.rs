@@ -73,10 +73,13 @@ impl Flow<'_> {
                 None => entries.push((grant.client_id, grant.scope, grant.created_at, true)),
             }
         }
+        // One client lookup per entry, all at once rather than one round trip after another.
+        let found =
+            futures_util::future::join_all(entries.iter().map(|e| self.client_name(&e.0))).await;
         let mut names = Vec::with_capacity(entries.len());
         let mut kept = Vec::with_capacity(entries.len());
-        for entry in entries {
-            match (self.client_name(&entry.0).await, entry.3) {
+        for (entry, name) in entries.into_iter().zip(found) {
+            match (name, entry.3) {
                 (Some(name), _) => names.push(name),
                 (None, true) => names.push(format!("Application {} (registration ended)", entry.0)),
                 // A consent for a registration that is gone can never be used again (client ids
